@@ -1,0 +1,219 @@
+import { decodeEvent, isSessionEvent } from '../../schemas/events/decode.js';
+import type { IntegrationEvent } from '../../schemas/events/integration-events.js';
+import type { SessionEvent } from '../../schemas/events/session-events.js';
+import { applyIntegrationEvents } from '../api-keys/api-keys.projection.js';
+import { courseSessionRows } from '../courses/courses.projection.js';
+import { sessionEventRows } from '../session-events/session-events.projection.js';
+import { evolveSession, mergeStates, sameState, type SessionState } from '../sessions/session-state.js';
+import { sessionRows } from '../sessions/sessions.projection.js';
+import { addInto, eventCounterIncrements, sessionCounterDeltas } from '../stats/stats.projection.js';
+import { ClickHouseError, type ClickHouseGateway, type Row } from '../store/clickhouse-gateway.js';
+import { isRetriableRedisError, type RedisClient } from '../store/redis-client.js';
+import type { RedisKeys } from '../store/redis-keys.js';
+import type { TableNames } from '../store/table-set.js';
+import { userSessionRows } from '../users/users.projection.js';
+import { SinkError, type BatchResult, type DeadLetter, type SourceMessage } from './messages.js';
+import { loadClickHouseStates, loadRedisDocs, loadSeenEvents, refKey, type SessionRef } from './session-loader.js';
+
+export interface BatchProjectorDeps {
+  clickhouse: ClickHouseGateway;
+  redis: RedisClient;
+  /** Publishes dead letters durably; resolves only when the broker acknowledged them. */
+  publishDeadLetters: (letters: readonly DeadLetter[]) => Promise<void>;
+  now: () => number;
+}
+
+export interface BatchProjectorConfig {
+  tables: TableNames;
+  keys: RedisKeys;
+}
+
+interface SessionItem {
+  event: SessionEvent;
+  message: SourceMessage;
+  /** First copy of this event id in the batch; later copies are folded (harmless) but never counted. */
+  primary: boolean;
+}
+
+/** Versions must grow across writes even when the clock does not (two batches in one millisecond). */
+function versionClock(now: () => number): () => number {
+  let last = 0;
+  return () => {
+    last = Math.max(now() * 1000, last + 1);
+    return last;
+  };
+}
+
+async function guard<T>(sink: 'clickhouse' | 'redis', work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof SinkError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    const retriable = sink === 'clickhouse' ? !(error instanceof ClickHouseError) || error.retriable : isRetriableRedisError(error);
+    throw new SinkError(sink, message, retriable, { cause: error });
+  }
+}
+
+/**
+ * Projects one batch of messages into ClickHouse, then Redis. It either
+ * completes (the caller may commit the offsets) or throws a SinkError (the
+ * caller must not commit, and retries the same batch later). Every write is
+ * idempotent, so a batch projected twice leaves everything as projected once.
+ */
+export function createBatchProjector(config: BatchProjectorConfig, deps: BatchProjectorDeps) {
+  const { tables, keys } = config;
+  const nextVersion = versionClock(deps.now);
+
+  return async function projectBatch(messages: readonly SourceMessage[]): Promise<BatchResult> {
+    const result: BatchResult = { messages: messages.length, projected: {}, newEvents: 0, deadLettered: {}, latestEventAt: null };
+    const deadLetters: DeadLetter[] = [];
+    const sessionItems: SessionItem[] = [];
+    const integrationEvents: IntegrationEvent[] = [];
+    const firstCopies = new Set<string>();
+
+    for (const message of messages) {
+      const decoded = decodeEvent(message.value, { now: deps.now, key: message.key?.toString('utf8') ?? null });
+      if (!decoded.ok) {
+        deadLetters.push({ message, reason: decoded.reason, detail: decoded.detail });
+        result.deadLettered[decoded.reason] = (result.deadLettered[decoded.reason] ?? 0) + 1;
+        continue;
+      }
+      const event = decoded.event;
+      result.projected[event.type] = (result.projected[event.type] ?? 0) + 1;
+      const at = Date.parse(event.occurredAt);
+      if (result.latestEventAt === null || at > result.latestEventAt) result.latestEventAt = at;
+      if (isSessionEvent(event)) {
+        const id = `${event.integrationId}\u0000${event.eventId}`;
+        sessionItems.push({ event, message, primary: !firstCopies.has(id) });
+        firstCopies.add(id);
+      } else {
+        integrationEvents.push(event);
+      }
+    }
+
+    // Dead letters first: once they are durable the bad messages are accounted for.
+    if (deadLetters.length > 0) await deps.publishDeadLetters(deadLetters);
+
+    if (sessionItems.length > 0) result.newEvents = await projectSessions(sessionItems);
+    if (integrationEvents.length > 0) await guard('redis', () => applyIntegrationEvents(deps.redis, keys, integrationEvents));
+    return result;
+  };
+
+  async function projectSessions(items: readonly SessionItem[]): Promise<number> {
+    const refsByKey = new Map<string, SessionRef>();
+    for (const { event } of items) refsByKey.set(refKey(event), { integrationId: event.integrationId, sessionId: event.sessionId });
+    const refs = [...refsByKey.values()];
+
+    const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
+    const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
+    const clickhouseStates = await guard('clickhouse', () => loadClickHouseStates(deps.clickhouse, tables, missing));
+    const seen = await guard('clickhouse', () =>
+      loadSeenEvents(deps.clickhouse, tables, refs, items.map((i) => i.event.eventId)),
+    );
+
+    // Fold every event onto the best known state: idempotent, so including already-projected events is harmless.
+    const next = new Map<string, SessionState>();
+    const base = new Map<string, SessionState | null>();
+    for (const ref of refs) {
+      const k = refKey(ref);
+      const fromRedis = redisDocs.get(k)?.state ?? null;
+      const fromClickHouse = clickhouseStates.get(k) ?? null;
+      base.set(k, fromRedis && fromClickHouse ? mergeStates(fromRedis, fromClickHouse) : (fromRedis ?? fromClickHouse));
+    }
+    for (const { event } of items) {
+      const k = refKey(event);
+      next.set(k, evolveSession(next.get(k) ?? base.get(k) ?? null, event));
+    }
+
+    // ClickHouse first: timeline rows for events it has never seen, then the changed states.
+    const eventRows: Row[] = [];
+    const fresh = new Set<string>();
+    for (const item of items) {
+      const id = `${item.event.integrationId}\u0000${item.event.eventId}`;
+      if (!item.primary || seen.has(id)) continue;
+      fresh.add(id);
+      eventRows.push(...sessionEventRows(item.event, { partition: item.message.partition, offset: item.message.offset }));
+    }
+    const version = nextVersion();
+    const sessionTableRows: Row[] = [];
+    const userRows: Row[] = [];
+    const courseRows: Row[] = [];
+    const changed: string[] = [];
+    for (const [k, state] of next) {
+      const prior = base.get(k) ?? null;
+      const redisPrior = redisDocs.get(k)?.state ?? null;
+      if (sameState(prior, state) && sameState(redisPrior, state)) continue;
+      changed.push(k);
+      sessionTableRows.push(...sessionRows(prior, state, version));
+      userRows.push(...userSessionRows(prior, state, version));
+      courseRows.push(...courseSessionRows(state, version));
+    }
+    await guard('clickhouse', async () => {
+      await deps.clickhouse.insert(tables.session_events, eventRows);
+      await deps.clickhouse.insert(tables.sessions, sessionTableRows);
+      await deps.clickhouse.insert(tables.user_sessions, userRows);
+      await deps.clickhouse.insert(tables.course_sessions, courseRows);
+    });
+
+    // Then Redis, one atomic script per integration.
+    await guard('redis', () => applyRedis(items, next, redisDocs, changed, seen, String(version)));
+    return fresh.size;
+  }
+
+  async function applyRedis(
+    items: readonly SessionItem[],
+    next: Map<string, SessionState>,
+    redisDocs: Map<string, { rev: string; state: SessionState }>,
+    changed: readonly string[],
+    seen: Map<string, { partition: number; offset: string }>,
+    rev: string,
+  ): Promise<void> {
+    type Payload = {
+      sessionKeys: string[];
+      sessions: { rev: string; expectedRev: string; state: string }[];
+      deltas: Record<string, number>;
+      events: { p: number; o: number; at: number; inc: Record<string, number> }[];
+    };
+    const byIntegration = new Map<string, Payload>();
+    const payloadOf = (integrationId: string): Payload => {
+      let p = byIntegration.get(integrationId);
+      if (!p) {
+        p = { sessionKeys: [], sessions: [], deltas: {}, events: [] };
+        byIntegration.set(integrationId, p);
+      }
+      return p;
+    };
+    for (const k of changed) {
+      const state = next.get(k)!;
+      const prior = redisDocs.get(k) ?? null;
+      const p = payloadOf(state.integrationId);
+      p.sessionKeys.push(keys.session(state.integrationId, state.sessionId));
+      p.sessions.push({ rev, expectedRev: prior?.rev ?? '', state: JSON.stringify(state) });
+      addInto(p.deltas, sessionCounterDeltas(prior?.state ?? null, state));
+    }
+    for (const item of items) {
+      if (!item.primary) continue;
+      const first = seen.get(`${item.event.integrationId}\u0000${item.event.eventId}`);
+      // Seen at another position: a duplicate publish of an event already counted.
+      if (first && (first.partition !== item.message.partition || first.offset !== item.message.offset)) continue;
+      payloadOf(item.event.integrationId).events.push({
+        p: item.message.partition,
+        o: Number(item.message.offset),
+        at: Date.parse(item.event.occurredAt),
+        inc: eventCounterIncrements(item.event),
+      });
+    }
+    for (const [integrationId, p] of byIntegration) {
+      const payload = JSON.stringify({ sessions: p.sessions, deltas: p.deltas, events: p.events });
+      const keyList = [keys.stats(integrationId), keys.watermarks(integrationId), ...p.sessionKeys];
+      const [status, detail] = await deps.redis.applyIntegrationBatch(keyList.length, ...keyList, payload);
+      if (status === 'conflict') {
+        // Another writer moved this session since we read it (a rebalance overlap): retry from fresh state.
+        throw new SinkError('redis', `session document changed concurrently: ${detail}`, true);
+      }
+    }
+  }
+}
+
+export type ProjectBatch = ReturnType<typeof createBatchProjector>;

@@ -1,0 +1,38 @@
+/** A Kafka message as the projector sees it, independent of the client library. */
+export interface SourceMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+export interface DeadLetter {
+  message: SourceMessage;
+  reason: string;
+  detail: string;
+}
+
+/** A sink failed. `retriable` says whether the same batch may succeed later (PostHog's rule: retry only those). */
+export class SinkError extends Error {
+  override readonly name = 'SinkError';
+  constructor(
+    readonly sink: 'clickhouse' | 'redis' | 'kafka',
+    message: string,
+    readonly retriable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(`${sink}: ${message}`, options);
+  }
+}
+
+export interface BatchResult {
+  messages: number;
+  /** Events projected, by type (duplicates included: they were handled, idempotently). */
+  projected: Record<string, number>;
+  /** Events new to ClickHouse in this batch. */
+  newEvents: number;
+  deadLettered: Record<string, number>;
+  /** Latest occurredAt among the batch's events, for the freshness gauge. */
+  latestEventAt: number | null;
+}

@@ -1,0 +1,143 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { FlushGrouper, type FlushLimits } from './flush-group.js';
+import { SinkError, type SourceMessage } from './messages.js';
+import type { ProjectorMetrics } from './metrics.js';
+import type { ProjectBatch } from './batch-projector.js';
+
+export interface ProjectorConsumerConfig extends FlushLimits {
+  groupId: string;
+  topics: readonly string[];
+  /** Upper bound of the capped exponential backoff while a sink is down. */
+  retryMaxMs: number;
+  /** How many partitions' fetches may wait in one flush group. */
+  partitionsConcurrency: number;
+  fromBeginning: boolean;
+}
+
+export interface ProjectorConsumerDeps {
+  kafka: Kafka;
+  projectBatch: ProjectBatch;
+  logger: Logger;
+  metrics: ProjectorMetrics;
+  now: () => number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * The projector's Kafka side: a consumer group whose members share the
+ * partitions. Offsets are committed per partition only after the batch holding
+ * them was accepted by ClickHouse and Redis; a sink outage holds the batch and
+ * retries it (consumption pauses by not returning), never skipping it.
+ */
+export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: ProjectorConsumerDeps) {
+  const { logger, metrics } = deps;
+  let consumer: Consumer | null = null;
+  let stopping = false;
+  let joined = false;
+  let healthy = true;
+
+  async function flushWithRetry(messages: SourceMessage[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      try {
+        const result = await deps.projectBatch(messages);
+        metrics.batchSize.observe(messages.length);
+        metrics.batchDuration.observe((performance.now() - started) / 1000);
+        for (const [type, n] of Object.entries(result.projected)) metrics.eventsProjected.inc({ type }, n);
+        for (const [reason, n] of Object.entries(result.deadLettered)) metrics.deadLettered.inc({ reason }, n);
+        if (result.latestEventAt !== null) metrics.lastEventTimestamp.set(result.latestEventAt / 1000);
+        metrics.lastBatchTimestamp.set(deps.now() / 1000);
+        metrics.sinkHealthy.set(1);
+        if (!healthy) logger.info({ attempt }, 'sinks recovered, batch projected');
+        healthy = true;
+        return;
+      } catch (error) {
+        const retriable = error instanceof SinkError ? error.retriable : false;
+        const sink = error instanceof SinkError ? error.sink : 'unknown';
+        metrics.sinkFailures.inc({ sink, retriable: String(retriable) });
+        metrics.sinkHealthy.set(0);
+        healthy = false;
+        if (!retriable || stopping) {
+          logger.error({ err: error, sink, retriable, messages: messages.length }, 'batch failed; offsets not committed');
+          throw error;
+        }
+        const delay = Math.min(config.retryMaxMs, 100 * 2 ** Math.min(attempt, 10));
+        logger.warn({ err: error, sink, attempt, delayMs: delay }, 'sink unavailable; holding the batch and retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  const grouper = new FlushGrouper(config, flushWithRetry);
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0) return;
+    const messages: SourceMessage[] = batch.messages.map((m) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: m.offset,
+      key: m.key,
+      value: m.value,
+    }));
+    for (let i = 0; i < messages.length; i += config.maxRows) {
+      const chunk = messages.slice(i, i + config.maxRows);
+      const done = grouper.add(chunk);
+      // Keep the group membership alive while a slow or retrying flush holds us.
+      for (;;) {
+        const finished = await Promise.race([done.then(() => true), sleep(HEARTBEAT_EVERY_MS).then(() => false)]);
+        if (finished) break;
+        if (payload.isRunning() && !payload.isStale()) await payload.heartbeat().catch(() => undefined);
+      }
+      if (!payload.isRunning() || payload.isStale()) return; // partition revoked: the new owner replays from the last commit
+      const last = chunk[chunk.length - 1]!;
+      payload.resolveOffset(last.offset);
+      await consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+      metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n));
+    }
+  }
+
+  return {
+    async start(): Promise<void> {
+      consumer = deps.kafka.consumer({
+        groupId: config.groupId,
+        sessionTimeout: 30_000,
+        rebalanceTimeout: 60_000,
+        heartbeatInterval: 3_000,
+        maxWaitTimeInMs: Math.max(10, Math.min(config.maxWaitMs, 500)),
+        maxBytesPerPartition: Math.max(1024 * 1024, Math.floor(config.maxBytes / 2)),
+        retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+      });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        joined = true;
+        logger.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
+      });
+      consumer.on(consumer.events.CRASH, (e) => {
+        joined = false;
+        logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      });
+      consumer.on(consumer.events.REBALANCING, () => logger.info('consumer group rebalancing'));
+      await consumer.connect();
+      for (const topic of config.topics) await consumer.subscribe({ topic, fromBeginning: config.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: config.partitionsConcurrency,
+        eachBatch,
+      });
+    },
+    /** Finishes the batch in hand, commits it, leaves the group. */
+    async stop(): Promise<void> {
+      stopping = true;
+      grouper.close();
+      await consumer?.disconnect();
+      joined = false;
+    },
+    /** Ready: in the group and the sinks took the last batch. */
+    ready: (): boolean => joined && healthy,
+    live: (): boolean => !stopping,
+  };
+}

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import type { ClickHouseGateway } from '../store/clickhouse-gateway.js';
+import type { RedisClient } from '../store/redis-client.js';
+import type { RedisKeys } from '../store/redis-keys.js';
+import type { TableNames } from '../store/table-set.js';
+import type { SessionState } from '../sessions/session-state.js';
+
+const StampFields = { at: z.string(), eventId: z.string() };
+
+/** Stored states are re-validated on load: a corrupted document must fail loudly, not fold into garbage. */
+export const SessionStateSchema = z.object({
+  integrationId: z.string(),
+  sessionId: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  started: z.object({ ...StampFields, pageUrl: z.string(), userAgentSummary: z.string() }).nullable(),
+  firstPage: z.object({ ...StampFields, pageUrl: z.string() }).nullable(),
+  score: z
+    .object({
+      ...StampFields,
+      botScore: z.number(),
+      status: z.enum(['human', 'suspicious', 'bot']),
+      detectionFlags: z.array(z.string()),
+      modelVersion: z.string(),
+    })
+    .nullable(),
+  identity: z.object({ ...StampFields, userId: z.string(), userName: z.string().nullable(), userUrl: z.string().nullable() }).nullable(),
+  ended: z.object({ ...StampFields, reason: z.string() }).nullable(),
+  courses: z.array(z.string()),
+});
+
+export function parseState(json: string): SessionState {
+  return SessionStateSchema.parse(JSON.parse(json));
+}
+
+export interface SessionRef {
+  integrationId: string;
+  sessionId: string;
+}
+
+export interface RedisDoc {
+  rev: string;
+  state: SessionState;
+}
+
+export const refKey = (r: SessionRef): string => `${r.integrationId}\u0000${r.sessionId}`;
+
+/** The Redis documents of these sessions (absent ones are missing from the map). */
+export async function loadRedisDocs(redis: RedisClient, keys: RedisKeys, refs: readonly SessionRef[]): Promise<Map<string, RedisDoc>> {
+  const out = new Map<string, RedisDoc>();
+  if (refs.length === 0) return out;
+  const pipeline = redis.pipeline();
+  for (const r of refs) pipeline.hmget(keys.session(r.integrationId, r.sessionId), 'rev', 'state');
+  const results = (await pipeline.exec()) ?? [];
+  refs.forEach((r, i) => {
+    const [error, value] = results[i] ?? [new Error('missing pipeline result'), null];
+    if (error) throw error;
+    const [rev, state] = value as [string | null, string | null];
+    if (rev !== null && state !== null) out.set(refKey(r), { rev, state: parseState(state) });
+  });
+  return out;
+}
+
+/** The ClickHouse states of these sessions; used when Redis has no document (e.g. Redis lost its data). */
+export async function loadClickHouseStates(
+  clickhouse: ClickHouseGateway,
+  tables: TableNames,
+  refs: readonly SessionRef[],
+): Promise<Map<string, SessionState>> {
+  const out = new Map<string, SessionState>();
+  if (refs.length === 0) return out;
+  const rows = await clickhouse.query<{ state: string }>(
+    `SELECT state FROM ${tables.sessions} FINAL
+     WHERE integration_id IN {integrations:Array(String)}
+       AND (integration_id, session_id) IN {pairs:Array(Tuple(String, String))}`,
+    {
+      integrations: [...new Set(refs.map((r) => r.integrationId))],
+      pairs: refs.map((r) => [r.integrationId, r.sessionId]),
+    },
+  );
+  for (const row of rows) {
+    const state = parseState(row.state);
+    out.set(refKey(state), state);
+  }
+  return out;
+}
+
+export interface SeenEvent {
+  partition: number;
+  offset: string;
+}
+
+/** Where each of these event ids was first projected, if it was: tells a replay from a duplicate publish. */
+export async function loadSeenEvents(
+  clickhouse: ClickHouseGateway,
+  tables: TableNames,
+  refs: readonly SessionRef[],
+  eventIds: readonly string[],
+): Promise<Map<string, SeenEvent>> {
+  const out = new Map<string, SeenEvent>();
+  if (eventIds.length === 0) return out;
+  const rows = await clickhouse.query<{ integration_id: string; event_id: string; src_partition: number; src_offset: string | number }>(
+    `SELECT integration_id, event_id, any(src_partition) AS src_partition, toString(any(src_offset)) AS src_offset
+     FROM ${tables.session_events}
+     WHERE integration_id IN {integrations:Array(String)}
+       AND (integration_id, session_id) IN {pairs:Array(Tuple(String, String))}
+       AND event_id IN {ids:Array(String)}
+     GROUP BY integration_id, event_id`,
+    {
+      integrations: [...new Set(refs.map((r) => r.integrationId))],
+      pairs: refs.map((r) => [r.integrationId, r.sessionId]),
+      ids: [...new Set(eventIds)],
+    },
+  );
+  for (const row of rows) out.set(`${row.integration_id}\u0000${row.event_id}`, { partition: row.src_partition, offset: String(row.src_offset) });
+  return out;
+}

@@ -1,0 +1,61 @@
+import type { TableDefinition } from '../store/table-set.js';
+
+/**
+ * One row per timeline entry: lifecycle events (seq 0) and each activity item
+ * of a session.activity batch (seq 0..n-1). `src_partition`/`src_offset` record
+ * where the event was first read, which tells a replay of the same message
+ * apart from a duplicate publish of the same event id.
+ */
+export const sessionEventsTable: TableDefinition = {
+  key: 'session_events',
+  serves:
+    'GET /v1/sessions/{id}/events (time order, cursor on (occurred_at, event_id, seq)); ' +
+    'GET /v1/sessions/{id}/details (timeline, counts by kind, page history); the projector\'s "seen before?" check.',
+  create: (t) => `
+    CREATE TABLE IF NOT EXISTS ${t.session_events} (
+      integration_id LowCardinality(String),
+      session_id String,
+      occurred_at DateTime64(3, 'UTC'),
+      event_id String,
+      seq UInt16,
+      event_type LowCardinality(String),
+      kind LowCardinality(String),
+      page_url String,
+      attributes String,
+      src_partition UInt32,
+      src_offset UInt64
+    )
+    ENGINE = ReplacingMergeTree
+    ORDER BY (integration_id, session_id, occurred_at, event_id, seq)`,
+};
+
+/**
+ * Hourly event counts, pre-aggregated by a materialized view. Exact because the
+ * projector inserts an event into session_events only the first time it sees it.
+ */
+export const eventsHourlyTable: TableDefinition = {
+  key: 'events_hourly',
+  serves: 'GET /v1/analytics event series and totals (hour/day/week buckets, breakdown by kind); GET /v1/stats cross-checks.',
+  create: (t) => `
+    CREATE TABLE IF NOT EXISTS ${t.events_hourly} (
+      integration_id LowCardinality(String),
+      hour DateTime('UTC'),
+      event_type LowCardinality(String),
+      kind LowCardinality(String),
+      events UInt64,
+      items UInt64
+    )
+    ENGINE = SummingMergeTree((events, items))
+    ORDER BY (integration_id, hour, event_type, kind)`,
+};
+
+export const eventsHourlyView: TableDefinition = {
+  key: 'events_hourly_mv',
+  serves: 'feeds events_hourly from every insert into session_events',
+  create: (t) => `
+    CREATE MATERIALIZED VIEW IF NOT EXISTS ${t.events_hourly_mv} TO ${t.events_hourly} AS
+    SELECT integration_id, toStartOfHour(occurred_at) AS hour, event_type, kind,
+           countIf(seq = 0) AS events, count() AS items
+    FROM ${t.session_events}
+    GROUP BY integration_id, hour, event_type, kind`,
+};

@@ -1,0 +1,79 @@
+/**
+ * The one way projections and queries reach ClickHouse. Two drivers implement it
+ * (embedded chdb, HTTP); both run the same SQL, so everything above this line is
+ * driver-agnostic. Parameters are always bound by ClickHouse (`{name:Type}`),
+ * never spliced into the SQL text.
+ */
+export type ParamScalar = string | number | boolean | Date | null;
+export type ParamValue = ParamScalar | readonly ParamValue[];
+export type QueryParams = Readonly<Record<string, ParamValue>>;
+
+export type Row = Record<string, unknown>;
+
+export interface ClickHouseGateway {
+  readonly driver: 'embedded' | 'http';
+  /** Runs a SELECT and returns its rows (JSONEachRow). */
+  query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]>;
+  /** Inserts rows as JSONEachRow; a row is a plain object of column values. */
+  insert(table: string, rows: readonly Row[]): Promise<void>;
+  /** Runs a statement that returns nothing (DDL, ALTER, SYSTEM). */
+  command(sql: string, params?: QueryParams): Promise<void>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Settings every session runs with, on both drivers, so results are identical:
+ * ISO timestamps out, ISO accepted in, 64-bit integers as JSON numbers, UTC.
+ */
+export const SESSION_SETTINGS = {
+  date_time_output_format: 'iso',
+  date_time_input_format: 'best_effort',
+  output_format_json_quote_64bit_integers: 0,
+  session_timezone: 'UTC',
+} as const;
+
+/** ClickHouse error codes after which the same statement may succeed later. */
+const RETRIABLE_CODES = new Set([
+  159, // TIMEOUT_EXCEEDED
+  202, // TOO_MANY_SIMULTANEOUS_QUERIES
+  209, // SOCKET_TIMEOUT
+  210, // NETWORK_ERROR
+  242, // TABLE_IS_READ_ONLY
+  252, // TOO_MANY_PARTS
+  319, // UNKNOWN_STATUS_OF_INSERT
+  425, // SYSTEM_ERROR
+]);
+
+export class ClickHouseError extends Error {
+  override readonly name = 'ClickHouseError';
+  /** The ClickHouse exception code, when the engine gave one. */
+  readonly code: number | undefined;
+  /** Whether retrying the same statement later can succeed (engine unreachable, overloaded). */
+  readonly retriable: boolean;
+
+  constructor(message: string, options: { code?: number | undefined; retriable?: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.code = options.code;
+    this.retriable = options.retriable ?? (options.code !== undefined && RETRIABLE_CODES.has(options.code));
+  }
+}
+
+/** Pulls `Code: NNN` out of a ClickHouse exception text. */
+export function parseClickHouseCode(message: string): number | undefined {
+  const match = /Code: (\d+)/.exec(message);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Dates are bound as `YYYY-MM-DD hh:mm:ss.sss` in UTC, which DateTime64(3, 'UTC') parameters accept on every version. */
+export function normalizeParam(value: ParamValue): ParamValue {
+  if (value instanceof Date) return value.toISOString().replace('T', ' ').replace('Z', '');
+  if (Array.isArray(value)) return value.map(normalizeParam);
+  return value;
+}
+
+export function normalizeParams(params: QueryParams | undefined): Record<string, ParamValue> {
+  const out: Record<string, ParamValue> = {};
+  for (const [k, v] of Object.entries(params ?? {})) out[k] = normalizeParam(v);
+  return out;
+}

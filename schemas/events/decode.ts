@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { EVENT_TYPES, MAX_CLOCK_SKEW_MS, OLDEST_ACCEPTED, SUPPORTED_VERSIONS, type EventType } from './envelope.js';
+import { IntegrationEventSchema, type IntegrationEvent } from './integration-events.js';
+import { SessionEventSchema, type SessionEvent } from './session-events.js';
+
+export type ContractEvent = SessionEvent | IntegrationEvent;
+
+/** Why an input is not a usable event; each reason is a stable string used in dead-letter headers and metrics. */
+export const DECODE_REASONS = [
+  'empty_message',
+  'oversized_message',
+  'malformed_json',
+  'not_an_object',
+  'missing_type',
+  'unknown_type',
+  'unknown_schema_version',
+  'invalid_field',
+  'timestamp_out_of_range',
+  'key_mismatch',
+] as const;
+export type DecodeReason = (typeof DECODE_REASONS)[number];
+
+export type Decoded =
+  | { ok: true; event: ContractEvent }
+  | { ok: false; reason: DecodeReason; detail: string };
+
+/** Larger messages are refused before parsing: a pixel batch is a few KiB, a megabyte is abuse. */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+
+export interface DecodeOptions {
+  /** The clock the timestamp window is checked against. */
+  now: () => number;
+  /** The Kafka message key, checked against sessionId / integrationId when present. */
+  key?: string | null;
+}
+
+const isEventType = (t: unknown): t is EventType => typeof t === 'string' && (EVENT_TYPES as readonly string[]).includes(t);
+
+function fail(reason: DecodeReason, detail: string): Decoded {
+  return { ok: false, reason, detail };
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Turns raw bytes from Kafka into a typed event, or says why not. Never throws:
+ * a bad message must not stall its partition, it goes to the dead-letter topic.
+ */
+export function decodeEvent(raw: Buffer | string | null | undefined, options: DecodeOptions): Decoded {
+  if (raw === null || raw === undefined || raw.length === 0) return fail('empty_message', 'message has no value');
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (size > MAX_MESSAGE_BYTES) return fail('oversized_message', `${size} bytes > ${MAX_MESSAGE_BYTES}`);
+
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (error) {
+    return fail('malformed_json', error instanceof Error ? error.message : String(error));
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('not_an_object', 'top-level JSON is not an object');
+
+  const record = json as Record<string, unknown>;
+  if (record.type === undefined) return fail('missing_type', 'field "type" is missing');
+  if (!isEventType(record.type)) return fail('unknown_type', `type ${JSON.stringify(record.type).slice(0, 80)} is not known`);
+  if (!SUPPORTED_VERSIONS[record.type].includes(record.schemaVersion as number)) {
+    return fail('unknown_schema_version', `${record.type} schemaVersion ${JSON.stringify(record.schemaVersion)} is not supported`);
+  }
+
+  const schema = record.type.startsWith('session.') ? SessionEventSchema : IntegrationEventSchema;
+  const parsed = schema.safeParse(record);
+  if (!parsed.success) return fail('invalid_field', describeIssues(parsed.error));
+  const event = parsed.data;
+
+  const at = Date.parse(event.occurredAt);
+  const now = options.now();
+  if (at > now + MAX_CLOCK_SKEW_MS || at < OLDEST_ACCEPTED) {
+    return fail('timestamp_out_of_range', `occurredAt ${event.occurredAt} is outside the accepted window`);
+  }
+
+  if (options.key !== undefined && options.key !== null) {
+    const expected = eventKey(event);
+    if (options.key !== expected) return fail('key_mismatch', `message key ${options.key.slice(0, 80)} != ${expected}`);
+  }
+  return { ok: true, event };
+}
+
+export function isSessionEvent(event: ContractEvent): event is SessionEvent {
+  return 'sessionId' in event;
+}
+
+/**
+ * The message key of an event, as producers must set it. Sessions key by
+ * sessionId (one session, one partition, in order). On the compacted
+ * integrations topic each key is its own compaction key, so compaction keeps
+ * the latest upsert of an integration and the latest state of every API key.
+ */
+export function eventKey(event: ContractEvent): string {
+  if (isSessionEvent(event)) return event.sessionId;
+  if (event.type === 'integration.upserted') return event.integrationId;
+  return `${event.integrationId}/${event.data.keyId}`;
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/** Identifiers travel in URLs and Redis keys, so they are kept to a safe alphabet. */
+export const IdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+
+/** ISO-8601 with an offset; the contract carries millisecond precision. */
+export const TimestampSchema = z.string().datetime({ offset: true, precision: undefined });
+
+/**
+ * Events further than this from the projector's clock are rejected: a far-future
+ * timestamp would pin a session's "latest" fields forever, an ancient one is a
+ * replayed or forged event.
+ */
+export const MAX_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000;
+export const OLDEST_ACCEPTED = Date.parse('2015-01-01T00:00:00Z');
+
+export const envelopeFields = {
+  eventId: IdSchema,
+  schemaVersion: z.literal(1),
+  integrationId: IdSchema,
+  occurredAt: TimestampSchema,
+};
+
+export const SESSION_EVENT_TYPES = [
+  'session.started',
+  'session.page_viewed',
+  'session.activity',
+  'session.scored',
+  'session.identified',
+  'session.ended',
+] as const;
+
+export const INTEGRATION_EVENT_TYPES = ['integration.upserted', 'apikey.issued', 'apikey.revoked'] as const;
+
+export const EVENT_TYPES = [...SESSION_EVENT_TYPES, ...INTEGRATION_EVENT_TYPES] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Versions this build understands, per type. An event of another version is dead-lettered. */
+export const SUPPORTED_VERSIONS: Readonly<Record<EventType, readonly number[]>> = {
+  'session.started': [1],
+  'session.page_viewed': [1],
+  'session.activity': [1],
+  'session.scored': [1],
+  'session.identified': [1],
+  'session.ended': [1],
+  'integration.upserted': [1],
+  'apikey.issued': [1],
+  'apikey.revoked': [1],
+};

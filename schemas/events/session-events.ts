@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { envelopeFields, IdSchema, TimestampSchema } from './envelope.js';
+
+const UrlSchema = z.string().url().max(2048);
+
+/** The verdict of the scoring tier; `unscored` until the first session.scored. */
+export const SESSION_STATUSES = ['unscored', 'human', 'suspicious', 'bot'] as const;
+export const SessionStatusSchema = z.enum(SESSION_STATUSES);
+export type SessionStatus = z.infer<typeof SessionStatusSchema>;
+
+/** What the scoring tier can publish (it never publishes `unscored`). */
+export const ScoredStatusSchema = z.enum(['human', 'suspicious', 'bot']);
+
+export const DETECTION_FLAGS = [
+  'headless_browser',
+  'webdriver',
+  'automation_framework',
+  'no_mouse_movement',
+  'linear_mouse_path',
+  'superhuman_typing',
+  'paste_heavy',
+  'instant_navigation',
+  'datacenter_ip',
+  'inconsistent_fingerprint',
+  'llm_agent_signature',
+  'tab_hidden_activity',
+] as const;
+/** Flags are open-ended strings (the scoring tier adds new ones without a release); known ones are listed above. */
+export const DetectionFlagSchema = z.string().min(1).max(64).regex(/^[a-z0-9_]+$/);
+
+export const ACTIVITY_KINDS = [
+  'click',
+  'scroll',
+  'keypress',
+  'mousemove',
+  'focus',
+  'blur',
+  'paste',
+  'copy',
+  'visibility',
+  'form_submit',
+  'navigation',
+] as const;
+export const ActivityKindSchema = z.enum(ACTIVITY_KINDS);
+export type ActivityKind = z.infer<typeof ActivityKindSchema>;
+
+const AttributeValue = z.union([z.string().max(256), z.number().finite(), z.boolean()]);
+
+export const ActivitySchema = z.object({
+  kind: ActivityKindSchema,
+  at: TimestampSchema,
+  pageUrl: UrlSchema.optional(),
+  attributes: z
+    .record(z.string().max(64), AttributeValue)
+    .refine((a) => Object.keys(a).length <= 16, 'at most 16 attributes')
+    .optional(),
+});
+export type Activity = z.infer<typeof ActivitySchema>;
+
+const sessionFields = { ...envelopeFields, sessionId: IdSchema };
+
+export const SessionStartedSchema = z.object({
+  ...sessionFields,
+  type: z.literal('session.started'),
+  data: z.object({
+    pageUrl: UrlSchema,
+    userAgentSummary: z.string().max(256),
+    referrer: UrlSchema.optional(),
+  }),
+});
+
+export const SessionPageViewedSchema = z.object({
+  ...sessionFields,
+  type: z.literal('session.page_viewed'),
+  data: z.object({ pageUrl: UrlSchema, title: z.string().max(512).optional() }),
+});
+
+export const SessionActivitySchema = z.object({
+  ...sessionFields,
+  type: z.literal('session.activity'),
+  data: z.object({ activities: z.array(ActivitySchema).min(1).max(500) }),
+});
+
+export const SessionScoredSchema = z.object({
+  ...sessionFields,
+  type: z.literal('session.scored'),
+  data: z.object({
+    botScore: z.number().min(0).max(1),
+    status: ScoredStatusSchema,
+    detectionFlags: z.array(DetectionFlagSchema).max(32),
+    modelVersion: z.string().min(1).max(64),
+  }),
+});
+
+export const SessionIdentifiedSchema = z.object({
+  ...sessionFields,
+  type: z.literal('session.identified'),
+  data: z.object({
+    userId: IdSchema,
+    userName: z.string().max(256).optional(),
+    userUrl: UrlSchema.optional(),
+  }),
+});
+
+export const SessionEndedSchema = z.object({
+  ...sessionFields,
+  type: z.literal('session.ended'),
+  data: z.object({ reason: z.enum(['closed', 'timeout', 'navigated_away']).default('closed') }),
+});
+
+export const SessionEventSchema = z.discriminatedUnion('type', [
+  SessionStartedSchema,
+  SessionPageViewedSchema,
+  SessionActivitySchema,
+  SessionScoredSchema,
+  SessionIdentifiedSchema,
+  SessionEndedSchema,
+]);
+
+export type SessionStarted = z.infer<typeof SessionStartedSchema>;
+export type SessionPageViewed = z.infer<typeof SessionPageViewedSchema>;
+export type SessionActivity = z.infer<typeof SessionActivitySchema>;
+export type SessionScored = z.infer<typeof SessionScoredSchema>;
+export type SessionIdentified = z.infer<typeof SessionIdentifiedSchema>;
+export type SessionEnded = z.infer<typeof SessionEndedSchema>;
+export type SessionEvent = z.infer<typeof SessionEventSchema>;

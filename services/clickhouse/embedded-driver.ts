@@ -1,0 +1,100 @@
+import { mkdirSync } from 'node:fs';
+import { Session } from 'chdb';
+import {
+  ClickHouseError,
+  normalizeParams,
+  parseClickHouseCode,
+  SESSION_SETTINGS,
+  type ClickHouseGateway,
+  type QueryParams,
+  type Row,
+} from '../../projections/store/clickhouse-gateway.js';
+
+export interface EmbeddedConfig {
+  /** Directory holding the tables; one process may open it at a time (ClickHouse locks it). */
+  path: string;
+}
+
+/** chdb's error classes are not exported from its entry point, so they are recognised by shape. */
+interface ChdbErrorShape {
+  code: string;
+  clickhouseCode?: number;
+}
+function isChdbError(error: unknown): error is Error & ChdbErrorShape {
+  return error instanceof Error && typeof (error as Partial<ChdbErrorShape>).code === 'string' && (error as Partial<ChdbErrorShape>).code!.startsWith('CHDB');
+}
+
+function toGatewayError(error: unknown, what: string): ClickHouseError {
+  if (error instanceof ClickHouseError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = isChdbError(error) ? (error.clickhouseCode ?? parseClickHouseCode(message)) : parseClickHouseCode(message);
+  // A closed session or a native failure without a ClickHouse code means the engine is gone, not that the SQL is wrong.
+  const engineGone = isChdbError(error) && (error.code === 'CHDB_CLOSED' || error.code === 'CHDB_CONNECTION' || error.code === 'CHDB_INTERNAL');
+  return new ClickHouseError(`${what}: ${message}`, { code, cause: error, ...(engineGone ? { retriable: true } : {}) });
+}
+
+/**
+ * ClickHouse in-process through chdb. Queries run off the event loop; chdb
+ * serializes them on one session, which is why hot point reads are served from
+ * Redis and not from here.
+ */
+export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway {
+  mkdirSync(config.path, { recursive: true });
+  const connectionArgs = Object.entries(SESSION_SETTINGS).map(([k, v]) => `--${k}=${v}`);
+  const session = new Session(config.path, { connectionArgs, installSignalHandlers: false });
+  let closed = false;
+
+  const ensureOpen = (): void => {
+    if (closed) throw new ClickHouseError('embedded ClickHouse session is closed', { retriable: false });
+  };
+
+  return {
+    driver: 'embedded',
+    async query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]> {
+      ensureOpen();
+      try {
+        const result = await session.queryBindAsync(sql, normalizeParams(params), { format: 'JSONEachRow' });
+        const text = result.text();
+        if (text.length === 0) return [];
+        return text
+          .split('\n')
+          .filter((line) => line.length > 0)
+          .map((line) => JSON.parse(line) as T);
+      } catch (error) {
+        throw toGatewayError(error, 'query failed');
+      }
+    },
+    async insert(table: string, rows: readonly Row[]): Promise<void> {
+      ensureOpen();
+      if (rows.length === 0) return;
+      const payload = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
+      try {
+        await session.insert({ table, values: payload, format: 'JSONEachRow', settings: { date_time_input_format: 'best_effort' } });
+      } catch (error) {
+        throw toGatewayError(error, `insert into ${table} failed`);
+      }
+    },
+    async command(sql: string, params?: QueryParams): Promise<void> {
+      ensureOpen();
+      try {
+        await session.queryBindAsync(sql, normalizeParams(params), { format: 'JSONEachRow' });
+      } catch (error) {
+        throw toGatewayError(error, 'command failed');
+      }
+    },
+    async ping(): Promise<boolean> {
+      if (closed) return false;
+      try {
+        await session.queryAsync('SELECT 1', { format: 'JSONEachRow' });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      session.close();
+    },
+  };
+}

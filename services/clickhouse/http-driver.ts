@@ -1,0 +1,75 @@
+import { createClient, ClickHouseError as ClientError } from '@clickhouse/client';
+import {
+  ClickHouseError,
+  normalizeParams,
+  parseClickHouseCode,
+  SESSION_SETTINGS,
+  type ClickHouseGateway,
+  type QueryParams,
+  type Row,
+} from '../../projections/store/clickhouse-gateway.js';
+
+export interface HttpConfig {
+  url: string;
+  username: string;
+  password: string;
+  database: string;
+  requestTimeoutMs: number;
+}
+
+function toGatewayError(error: unknown, what: string): ClickHouseError {
+  if (error instanceof ClickHouseError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ClientError) {
+    const code = Number(error.code);
+    return new ClickHouseError(`${what}: ${message}`, { code: Number.isFinite(code) ? code : parseClickHouseCode(message), cause: error });
+  }
+  // No ClickHouse exception means the server was not reached (refused, reset, timed out): worth retrying.
+  return new ClickHouseError(`${what}: ${message}`, { code: parseClickHouseCode(message), retriable: true, cause: error });
+}
+
+/** A ClickHouse server or cluster over HTTP through the official client. */
+export function createHttpGateway(config: HttpConfig): ClickHouseGateway {
+  const client = createClient({
+    url: config.url,
+    username: config.username,
+    password: config.password,
+    database: config.database,
+    request_timeout: config.requestTimeoutMs,
+    clickhouse_settings: { ...SESSION_SETTINGS },
+  });
+
+  return {
+    driver: 'http',
+    async query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]> {
+      try {
+        const result = await client.query({ query: sql, query_params: normalizeParams(params), format: 'JSONEachRow' });
+        return await result.json<T>();
+      } catch (error) {
+        throw toGatewayError(error, 'query failed');
+      }
+    },
+    async insert(table: string, rows: readonly Row[]): Promise<void> {
+      if (rows.length === 0) return;
+      try {
+        await client.insert({ table, values: rows as Row[], format: 'JSONEachRow' });
+      } catch (error) {
+        throw toGatewayError(error, `insert into ${table} failed`);
+      }
+    },
+    async command(sql: string, params?: QueryParams): Promise<void> {
+      try {
+        await client.command({ query: sql, query_params: normalizeParams(params) });
+      } catch (error) {
+        throw toGatewayError(error, 'command failed');
+      }
+    },
+    async ping(): Promise<boolean> {
+      const result = await client.ping();
+      return result.success;
+    },
+    async close(): Promise<void> {
+      await client.close();
+    },
+  };
+}

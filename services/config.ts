@@ -1,0 +1,124 @@
+import { z } from 'zod';
+
+/**
+ * All configuration comes from the environment, validated once at start-up.
+ * Defaults run everything on one machine. Each component receives only its slice.
+ */
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+const EnvSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REGION: z.enum(['us', 'eu']).default('us'),
+  DATA_DIR: z.string().default('.data'),
+
+  KAFKA_BROKERS: csv.optional(),
+  KAFKA_CLIENT_ID: z.string().default('notai-read-model'),
+  KAFKA_GROUP_ID: z.string().default('notai-projector'),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(6),
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(5).default(1),
+
+  CLICKHOUSE_DRIVER: z.enum(['embedded', 'http']).default('embedded'),
+  CLICKHOUSE_PATH: z.string().optional(),
+  CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('default'),
+  CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+  CLICKHOUSE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: csv.optional(),
+  REDIS_KEY_PREFIX: z.string().default('ni:'),
+
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  API_TRUST_PROXY: bool.default('false'),
+
+  BATCH_MAX_ROWS: z.coerce.number().int().positive().default(5_000),
+  BATCH_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+  BATCH_MAX_WAIT_MS: z.coerce.number().int().positive().default(200),
+  SINK_RETRY_MAX_MS: z.coerce.number().int().positive().default(10_000),
+  EVENT_DEDUP_TTL_SECONDS: z.coerce.number().int().positive().default(14 * 24 * 3600),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config {
+  env: string;
+  logLevel: Env['LOG_LEVEL'];
+  region: 'us' | 'eu';
+  dataDir: string;
+  kafka: {
+    brokers: string[] | undefined;
+    clientId: string;
+    groupId: string;
+    topicPartitions: number;
+    replicationFactor: number;
+  };
+  clickhouse: {
+    driver: 'embedded' | 'http';
+    path: string;
+    url: string;
+    username: string;
+    password: string;
+    database: string;
+    cluster: string | undefined;
+    requestTimeoutMs: number;
+  };
+  redis: { url: string; clusterNodes: string[] | undefined; keyPrefix: string };
+  api: { host: string; port: number; trustProxy: boolean };
+  projector: {
+    batchMaxRows: number;
+    batchMaxBytes: number;
+    batchMaxWaitMs: number;
+    sinkRetryMaxMs: number;
+    dedupTtlSeconds: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    region: e.REGION,
+    dataDir: e.DATA_DIR,
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      groupId: e.KAFKA_GROUP_ID,
+      topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+    },
+    clickhouse: {
+      driver: e.CLICKHOUSE_DRIVER,
+      path: e.CLICKHOUSE_PATH ?? `${e.DATA_DIR}/clickhouse`,
+      url: e.CLICKHOUSE_URL,
+      username: e.CLICKHOUSE_USER,
+      password: e.CLICKHOUSE_PASSWORD,
+      database: e.CLICKHOUSE_DATABASE,
+      cluster: e.CLICKHOUSE_CLUSTER,
+      requestTimeoutMs: e.CLICKHOUSE_TIMEOUT_MS,
+    },
+    redis: { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES, keyPrefix: e.REDIS_KEY_PREFIX },
+    api: { host: e.API_HOST, port: e.API_PORT, trustProxy: e.API_TRUST_PROXY },
+    projector: {
+      batchMaxRows: e.BATCH_MAX_ROWS,
+      batchMaxBytes: e.BATCH_MAX_BYTES,
+      batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+      sinkRetryMaxMs: e.SINK_RETRY_MAX_MS,
+      dedupTtlSeconds: e.EVENT_DEDUP_TTL_SECONDS,
+    },
+  };
+}

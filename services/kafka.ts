@@ -1,0 +1,59 @@
+import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import { Topics } from '../schemas/events/topics.js';
+import type { Logger } from './logger.js';
+
+export interface KafkaConfig {
+  brokers: string[];
+  clientId: string;
+  topicPartitions: number;
+  replicationFactor: number;
+}
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** Routes kafkajs' own logging into pino so one process has one log stream. */
+function kafkaLogCreator(logger: Logger) {
+  const child = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      child[LEVELS[level] ?? 'info'](extra, message);
+    };
+}
+
+export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
+  return new Kafka({
+    clientId: config.clientId,
+    brokers: config.brokers,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
+  });
+}
+
+/**
+ * Creates the contract's topics if missing. The integrations topic is compacted:
+ * the latest upsert per integration and the latest state of each key survive.
+ */
+export async function ensureTopics(admin: Admin, config: KafkaConfig): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const wanted = [
+    { topic: Topics.sessions, numPartitions: config.topicPartitions, configEntries: [] },
+    {
+      topic: Topics.integrations,
+      numPartitions: Math.min(config.topicPartitions, 3),
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    },
+    { topic: Topics.deadLetters, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(30 * 24 * 3600 * 1000) }] },
+  ].filter((t) => !existing.has(t.topic));
+  if (wanted.length === 0) return;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: wanted.map((t) => ({ ...t, replicationFactor: config.replicationFactor })),
+  });
+}
