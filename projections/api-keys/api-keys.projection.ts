@@ -34,12 +34,12 @@ function writesOf(event: IntegrationEvent, keys: RedisKeys): { key: string; fiel
     case 'apikey.issued':
       return {
         key: keys.apiKey(event.data.keyHash),
-        fields: { integrationId: event.integrationId, keyId: event.data.keyId, status: 'active', displayPrefix: event.data.displayPrefix },
+        fields: { integrationId: event.integrationId, keyId: event.data.keyId, keyHash: event.data.keyHash, status: 'active', displayPrefix: event.data.displayPrefix },
       };
     case 'apikey.revoked':
       return {
         key: keys.apiKey(event.data.keyHash),
-        fields: { integrationId: event.integrationId, keyId: event.data.keyId, status: 'revoked' },
+        fields: { integrationId: event.integrationId, keyId: event.data.keyId, keyHash: event.data.keyHash, status: 'revoked' },
       };
   }
 }

@@ -13,7 +13,7 @@ export type Row = Record<string, unknown>;
 export interface ClickHouseGateway {
   readonly driver: 'embedded' | 'http';
   /** Runs a SELECT and returns its rows (JSONEachRow). */
-  query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]>;
+  query<T = Row>(sql: string, params?: QueryParams): Promise<T[]>;
   /** Inserts rows as JSONEachRow; a row is a plain object of column values. */
   insert(table: string, rows: readonly Row[]): Promise<void>;
   /** Runs a statement that returns nothing (DDL, ALTER, SYSTEM). */

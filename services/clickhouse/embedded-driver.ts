@@ -50,7 +50,7 @@ export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway
 
   return {
     driver: 'embedded',
-    async query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]> {
+    async query<T = Row>(sql: string, params?: QueryParams): Promise<T[]> {
       ensureOpen();
       try {
         const result = await session.queryBindAsync(sql, normalizeParams(params), { format: 'JSONEachRow' });

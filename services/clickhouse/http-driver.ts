@@ -41,7 +41,7 @@ export function createHttpGateway(config: HttpConfig): ClickHouseGateway {
 
   return {
     driver: 'http',
-    async query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]> {
+    async query<T = Row>(sql: string, params?: QueryParams): Promise<T[]> {
       try {
         const result = await client.query({ query: sql, query_params: normalizeParams(params), format: 'JSONEachRow' });
         return await result.json<T>();

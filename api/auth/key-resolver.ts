@@ -1,0 +1,63 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RedisClient } from '../../projections/store/redis-client.js';
+import type { RedisKeys } from '../../projections/store/redis-keys.js';
+
+/** `aik_v1_` then 20-64 base62 characters: anything else is rejected before any lookup. */
+export const API_KEY_PATTERN = /^aik_v1_[A-Za-z0-9]{20,64}$/;
+
+export type KeyResolution =
+  | { ok: true; integrationId: string; keyId: string; keyHash: string; name: string; tier: string; region: string; status: string }
+  | { ok: false; reason: 'invalid_api_key' | 'revoked_api_key' | 'integration_suspended' };
+
+export function hashApiKey(rawKey: string): string {
+  return createHash('sha256').update(rawKey, 'utf8').digest('hex');
+}
+
+interface CacheEntry {
+  value: KeyResolution;
+  expiresAt: number;
+}
+
+/**
+ * Resolves a presented key to its integration through the Redis key index
+ * (SHA-256 of the key -> integration). Results are cached for `cacheMs`,
+ * which bounds how long a revoked key keeps working (the contract allows 2 s).
+ */
+export function createKeyResolver(deps: { redis: RedisClient; keys: () => RedisKeys; now: () => number }, options: { cacheMs: number; maxEntries: number }) {
+  const cache = new Map<string, CacheEntry>();
+
+  async function lookup(hash: string): Promise<KeyResolution> {
+    const keys = deps.keys();
+    const key = await deps.redis.hgetall(keys.apiKey(hash));
+    const stored = key.keyHash ?? hash;
+    // The index is addressed by the hash, so this compare is defence in depth; it must not leak timing either.
+    if (!key.integrationId || !timingSafeEqual(Buffer.from(stored, 'hex'), Buffer.from(hash, 'hex'))) return { ok: false, reason: 'invalid_api_key' };
+    if (key.status !== 'active') return { ok: false, reason: 'revoked_api_key' };
+    const integration = await deps.redis.hgetall(keys.integration(key.integrationId));
+    if (!integration.integrationId) return { ok: false, reason: 'invalid_api_key' };
+    if (integration.status !== 'active') return { ok: false, reason: 'integration_suspended' };
+    return {
+      ok: true,
+      integrationId: key.integrationId,
+      keyId: key.keyId ?? '',
+      keyHash: hash,
+      name: integration.name ?? '',
+      tier: integration.tier ?? 'free',
+      region: integration.region ?? '',
+      status: integration.status,
+    };
+  }
+
+  return async function resolve(rawKey: string): Promise<KeyResolution> {
+    const hash = hashApiKey(rawKey);
+    const now = deps.now();
+    const hit = cache.get(hash);
+    if (hit && hit.expiresAt > now) return hit.value;
+    const value = await lookup(hash);
+    if (cache.size >= options.maxEntries) cache.clear();
+    cache.set(hash, { value, expiresAt: now + options.cacheMs });
+    return value;
+  };
+}
+
+export type KeyResolver = ReturnType<typeof createKeyResolver>;

@@ -1,0 +1,123 @@
+import type { SessionResource, SessionListFilters } from '../../schemas/api/sessions.js';
+import type { SessionStatus } from '../../schemas/events/session-events.js';
+import type { ClickHouseGateway, ParamValue } from '../store/clickhouse-gateway.js';
+import type { RedisClient } from '../store/redis-client.js';
+import type { RedisKeys } from '../store/redis-keys.js';
+import type { TableNames } from '../store/table-set.js';
+import { parseState } from '../runtime/session-loader.js';
+import { sessionStatus, type SessionState } from './session-state.js';
+
+export interface ReadModel {
+  clickhouse: ClickHouseGateway;
+  redis: RedisClient;
+  tables: TableNames;
+  keys: RedisKeys;
+}
+
+export function toSessionResource(state: SessionState): SessionResource {
+  return {
+    id: state.sessionId,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+    status: sessionStatus(state),
+    botScore: state.score?.botScore ?? null,
+    detectionFlags: state.score?.detectionFlags ?? [],
+    pageUrl: state.started?.pageUrl ?? state.firstPage?.pageUrl ?? null,
+    userAgentSummary: state.started?.userAgentSummary ?? null,
+    userId: state.identity?.userId ?? null,
+    userName: state.identity?.userName ?? null,
+    userUrl: state.identity?.userUrl ?? null,
+  };
+}
+
+/**
+ * One session's state. Redis holds a document per session (written by the
+ * projector in the same atomic step as the counters), which keeps point reads
+ * off ClickHouse; ClickHouse answers when Redis does not have it.
+ */
+export async function loadSessionState(model: ReadModel, integrationId: string, sessionId: string): Promise<SessionState | null> {
+  const cached = await model.redis.hget(model.keys.session(integrationId, sessionId), 'state');
+  if (cached !== null) return parseState(cached);
+  const rows = await model.clickhouse.query<{ state: string }>(
+    `SELECT state FROM ${model.tables.sessions} FINAL
+     WHERE integration_id = {integrationId:String} AND session_id = {sessionId:String}
+     LIMIT 1`,
+    { integrationId, sessionId },
+  );
+  return rows[0] ? parseState(rows[0].state) : null;
+}
+
+export interface SessionRow {
+  session_id: string;
+  created_at: string;
+  updated_at: string;
+  status: SessionStatus;
+  bot_score: number | null;
+  detection_flags: string[];
+  page_url: string;
+  user_agent_summary: string;
+  user_id: string;
+  user_name: string;
+  user_url: string;
+}
+
+const orNull = (s: string): string | null => (s === '' ? null : s);
+
+export function sessionFromRow(row: SessionRow): SessionResource {
+  return {
+    id: row.session_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    status: row.status,
+    botScore: row.bot_score,
+    detectionFlags: row.detection_flags,
+    pageUrl: orNull(row.page_url),
+    userAgentSummary: orNull(row.user_agent_summary),
+    userId: orNull(row.user_id),
+    userName: orNull(row.user_name),
+    userUrl: orNull(row.user_url),
+  };
+}
+
+export const SESSION_COLUMNS =
+  'session_id, created_at, updated_at, status, bot_score, detection_flags, page_url, user_agent_summary, user_id, user_name, user_url';
+
+/** Each filter is a fixed SQL fragment with bound parameters: input never becomes SQL text. */
+function filterClauses(filters: Omit<SessionListFilters, 'limit' | 'cursor'>): { clauses: string[]; params: Record<string, ParamValue> } {
+  const clauses: string[] = [];
+  const params: Record<string, ParamValue> = {};
+  if (filters.since) (clauses.push('created_at >= {since:DateTime64(3, \'UTC\')}'), (params.since = filters.since));
+  if (filters.until) (clauses.push('created_at < {until:DateTime64(3, \'UTC\')}'), (params.until = filters.until));
+  if (filters.status) (clauses.push('status IN {statuses:Array(String)}'), (params.statuses = filters.status));
+  if (filters.minScore !== undefined) (clauses.push('bot_score >= {minScore:Float64}'), (params.minScore = filters.minScore));
+  if (filters.maxScore !== undefined) (clauses.push('bot_score <= {maxScore:Float64}'), (params.maxScore = filters.maxScore));
+  if (filters.flag) (clauses.push('has(detection_flags, {flag:String})'), (params.flag = filters.flag));
+  if (filters.userId) (clauses.push('user_id = {userId:String}'), (params.userId = filters.userId));
+  if (filters.course) (clauses.push('has(course_keys, {course:String})'), (params.course = filters.course));
+  if (filters.pageUrl) (clauses.push('startsWith(page_url, {pageUrl:String})'), (params.pageUrl = filters.pageUrl));
+  return { clauses, params };
+}
+
+/** Newest first; `after` is the (created_at, session_id) of the last row of the previous page. */
+export async function listSessions(
+  model: ReadModel,
+  integrationId: string,
+  filters: Omit<SessionListFilters, 'limit' | 'cursor'>,
+  after: { createdAt: string; sessionId: string } | null,
+  limit: number,
+): Promise<SessionRow[]> {
+  const { clauses, params } = filterClauses(filters);
+  if (after) {
+    clauses.push("(created_at, session_id) < ({afterCreatedAt:DateTime64(3, 'UTC')}, {afterSessionId:String})");
+    params.afterCreatedAt = new Date(after.createdAt);
+    params.afterSessionId = after.sessionId;
+  }
+  const where = ['integration_id = {integrationId:String}', ...clauses].join(' AND ');
+  return model.clickhouse.query<SessionRow>(
+    `SELECT ${SESSION_COLUMNS} FROM ${model.tables.sessions} FINAL
+     WHERE ${where}
+     ORDER BY created_at DESC, session_id DESC
+     LIMIT {limit:UInt32}`,
+    { ...params, integrationId, limit },
+  );
+}
