@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { topicNames, type TopicSet } from '../schemas/events/topics.js';
 
 /**
  * All configuration comes from the environment, validated once at start-up.
@@ -16,6 +17,7 @@ const EnvSchema = z.object({
   KAFKA_BROKERS: csv.optional(),
   KAFKA_CLIENT_ID: z.string().default('notai-read-model'),
   KAFKA_GROUP_ID: z.string().default('notai-projector'),
+  KAFKA_TOPIC_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(6),
   KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(5).default(1),
 
@@ -35,10 +37,26 @@ const EnvSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   API_TRUST_PROXY: bool.default('false'),
+  API_CURSOR_SECRET: z.string().min(16).default('development-cursor-secret-change-me'),
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(2_000).default(1_000),
+  API_PUBLIC_URLS: csv.default('http://127.0.0.1:8080'),
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  RATE_LIMITS: z
+    .string()
+    .default('free=60,starter=300,pro=1200,enterprise=6000')
+    .transform((s, ctx) => {
+      const limits: Record<string, number> = {};
+      for (const part of s.split(',')) {
+        const [tier, n] = part.split('=');
+        if (!tier || !n || !/^\d+$/.test(n)) ctx.addIssue({ code: 'custom', message: `expected tier=number, got ${part}` });
+        else limits[tier.trim()] = Number(n);
+      }
+      return limits;
+    }),
 
   BATCH_MAX_ROWS: z.coerce.number().int().positive().default(5_000),
   BATCH_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
-  BATCH_MAX_WAIT_MS: z.coerce.number().int().positive().default(200),
+  BATCH_MAX_WAIT_MS: z.coerce.number().int().positive().default(100),
   SINK_RETRY_MAX_MS: z.coerce.number().int().positive().default(10_000),
   EVENT_DEDUP_TTL_SECONDS: z.coerce.number().int().positive().default(14 * 24 * 3600),
 });
@@ -54,6 +72,7 @@ export interface Config {
     brokers: string[] | undefined;
     clientId: string;
     groupId: string;
+    topics: TopicSet;
     topicPartitions: number;
     replicationFactor: number;
   };
@@ -68,7 +87,15 @@ export interface Config {
     requestTimeoutMs: number;
   };
   redis: { url: string; clusterNodes: string[] | undefined; keyPrefix: string };
-  api: { host: string; port: number; trustProxy: boolean };
+  api: {
+    host: string;
+    port: number;
+    trustProxy: boolean;
+    cursorSecret: string;
+    keyCacheMs: number;
+    publicUrls: string[];
+    rateLimit: { windowMs: number; limits: Record<string, number> };
+  };
   projector: {
     batchMaxRows: number;
     batchMaxBytes: number;
@@ -98,6 +125,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       brokers: e.KAFKA_BROKERS,
       clientId: e.KAFKA_CLIENT_ID,
       groupId: e.KAFKA_GROUP_ID,
+      topics: topicNames(e.KAFKA_TOPIC_NAMESPACE),
       topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
     },
@@ -112,7 +140,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.CLICKHOUSE_TIMEOUT_MS,
     },
     redis: { url: e.REDIS_URL, clusterNodes: e.REDIS_CLUSTER_NODES, keyPrefix: e.REDIS_KEY_PREFIX },
-    api: { host: e.API_HOST, port: e.API_PORT, trustProxy: e.API_TRUST_PROXY },
+    api: {
+      host: e.API_HOST,
+      port: e.API_PORT,
+      trustProxy: e.API_TRUST_PROXY,
+      cursorSecret: e.API_CURSOR_SECRET,
+      keyCacheMs: e.API_KEY_CACHE_MS,
+      publicUrls: e.API_PUBLIC_URLS,
+      rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS, limits: e.RATE_LIMITS },
+    },
     projector: {
       batchMaxRows: e.BATCH_MAX_ROWS,
       batchMaxBytes: e.BATCH_MAX_BYTES,

@@ -1,10 +1,11 @@
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
-import { Topics } from '../schemas/events/topics.js';
+import type { TopicSet } from '../schemas/events/topics.js';
 import type { Logger } from './logger.js';
 
 export interface KafkaConfig {
   brokers: string[];
   clientId: string;
+  topics: TopicSet;
   topicPartitions: number;
   replicationFactor: number;
 }
@@ -43,17 +44,23 @@ export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
 export async function ensureTopics(admin: Admin, config: KafkaConfig): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const wanted = [
-    { topic: Topics.sessions, numPartitions: config.topicPartitions, configEntries: [] },
+    { topic: config.topics.sessions, numPartitions: config.topicPartitions, configEntries: [] },
     {
-      topic: Topics.integrations,
+      topic: config.topics.integrations,
       numPartitions: Math.min(config.topicPartitions, 3),
       configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
     },
-    { topic: Topics.deadLetters, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(30 * 24 * 3600 * 1000) }] },
+    { topic: config.topics.deadLetters, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: String(30 * 24 * 3600 * 1000) }] },
   ].filter((t) => !existing.has(t.topic));
   if (wanted.length === 0) return;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: wanted.map((t) => ({ ...t, replicationFactor: config.replicationFactor })),
-  });
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: wanted.map((t) => ({ ...t, replicationFactor: config.replicationFactor })),
+    });
+  } catch (error) {
+    // Another process may have created them between our list and create: that is the state we wanted.
+    const listed = new Set(await admin.listTopics());
+    if (!wanted.every((t) => listed.has(t.topic))) throw error;
+  }
 }

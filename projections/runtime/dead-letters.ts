@@ -1,5 +1,5 @@
 import type { Producer } from 'kafkajs';
-import { DeadLetterHeaders, Topics } from '../../schemas/events/topics.js';
+import { DeadLetterHeaders } from '../../schemas/events/topics.js';
 import type { DeadLetter } from './messages.js';
 
 /**
@@ -7,12 +7,12 @@ import type { DeadLetter } from './messages.js';
  * from, so an operator can fix and re-publish them. acks=-1: a dead letter is
  * the only copy we keep of a bad message once its offset is committed.
  */
-export function createDeadLetterPublisher(producer: Producer, now: () => number) {
+export function createDeadLetterPublisher(producer: Producer, topic: string, now: () => number) {
   return async function publishDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     const failedAt = new Date(now()).toISOString();
     await producer.send({
-      topic: Topics.deadLetters,
+      topic,
       acks: -1,
       messages: letters.map(({ message, reason, detail }) => ({
         key: message.key,

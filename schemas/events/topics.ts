@@ -10,6 +10,16 @@ export const Topics = {
 } as const;
 
 export type TopicName = (typeof Topics)[keyof typeof Topics];
+export type TopicSet = { readonly [K in keyof typeof Topics]: string };
+
+/**
+ * The contract's topics under an optional namespace (e.g. `staging.`), so
+ * several environments or test suites can share one Kafka cluster.
+ */
+export function topicNames(namespace = ''): TopicSet {
+  if (!/^[A-Za-z0-9._-]*$/.test(namespace)) throw new Error(`invalid topic namespace ${namespace}`);
+  return { sessions: `${namespace}${Topics.sessions}`, integrations: `${namespace}${Topics.integrations}`, deadLetters: `${namespace}${Topics.deadLetters}` };
+}
 
 /** Headers a dead-lettered message carries, so an operator can find its source. */
 export const DeadLetterHeaders = {

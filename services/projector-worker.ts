@@ -1,0 +1,67 @@
+import type { Kafka, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { createBatchProjector } from '../projections/runtime/batch-projector.js';
+import { createDeadLetterPublisher } from '../projections/runtime/dead-letters.js';
+import { createProjectorMetrics } from '../projections/runtime/metrics.js';
+import { createProjectorConsumer } from '../projections/runtime/projector-consumer.js';
+import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
+import type { RedisClient } from '../projections/store/redis-client.js';
+import { projectionKeys } from '../projections/store/redis-keys.js';
+import { tableNames } from '../projections/store/table-set.js';
+import type { Config } from './config.js';
+import type { Component } from './lifecycle.js';
+import type { Logger } from './logger.js';
+
+export interface ProjectorWorker extends Component {
+  ready(): boolean;
+}
+
+/** One projector worker: a member of the consumer group writing one generation of the projections. */
+export function createProjectorWorker(
+  config: Config,
+  deps: { kafka: Kafka; clickhouse: ClickHouseGateway; redis: RedisClient; registry: Registry; logger: Logger; now: () => number },
+  options: { generation: number; groupId?: string; fromBeginning?: boolean } = { generation: 1 },
+): ProjectorWorker {
+  const logger = deps.logger.child({ component: 'projector', generation: options.generation });
+  let producer: Producer | null = null;
+  const metrics = createProjectorMetrics(deps.registry);
+  const projectBatch = createBatchProjector(
+    { tables: tableNames(options.generation), keys: projectionKeys(config.redis.keyPrefix, options.generation) },
+    {
+      clickhouse: deps.clickhouse,
+      redis: deps.redis,
+      now: deps.now,
+      publishDeadLetters: (letters) => {
+        if (!producer) throw new Error('dead-letter producer is not connected');
+        return createDeadLetterPublisher(producer, config.kafka.topics.deadLetters, deps.now)(letters);
+      },
+    },
+  );
+  const consumer = createProjectorConsumer(
+    {
+      groupId: options.groupId ?? config.kafka.groupId,
+      topics: [config.kafka.topics.sessions, config.kafka.topics.integrations],
+      maxRows: config.projector.batchMaxRows,
+      maxBytes: config.projector.batchMaxBytes,
+      maxWaitMs: config.projector.batchMaxWaitMs,
+      retryMaxMs: config.projector.sinkRetryMaxMs,
+      partitionsConcurrency: Math.max(1, config.kafka.topicPartitions + 3),
+      fromBeginning: options.fromBeginning ?? true,
+    },
+    { kafka: deps.kafka, projectBatch, logger, metrics, now: deps.now },
+  );
+
+  return {
+    name: 'projector',
+    ready: consumer.ready,
+    async start() {
+      producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await producer.connect();
+      await consumer.start();
+    },
+    async stop() {
+      await consumer.stop();
+      await producer?.disconnect();
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { pino } from 'pino';
+import type { Registry } from 'prom-client';
+import { inject } from 'vitest';
+import type { ClickHouseGateway } from '../../projections/store/clickhouse-gateway.js';
+import type { RedisClient } from '../../projections/store/redis-client.js';
+import { eventKey, type ContractEvent } from '../../schemas/events/decode.js';
+import { createClickHouseGateway } from '../../services/clickhouse/create-gateway.js';
+import { migrate } from '../../services/clickhouse/migrations.js';
+import { loadConfig, type Config } from '../../services/config.js';
+import { createKafka, ensureTopics } from '../../services/kafka.js';
+import type { Logger } from '../../services/logger.js';
+import { createMetricsRegistry } from '../../services/metrics.js';
+import { createRedis } from '../../services/redis.js';
+
+export interface TestStack {
+  config: Config;
+  clickhouse: ClickHouseGateway;
+  redis: RedisClient;
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  logger: Logger;
+  registry: Registry;
+  /** Publishes contract events to their topic with their contract key. */
+  publish(events: readonly ContractEvent[]): Promise<void>;
+  /** Publishes raw bytes (for malformed input). */
+  publishRaw(topic: string, messages: readonly { key: string | null; value: string | Buffer }[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Short name of the suite, used in topic namespace and key prefix. */
+  name: string;
+  /** Environment overrides on top of the test defaults. */
+  env?: Record<string, string>;
+  /** An already-running ClickHouse (e.g. the HTTP endpoint over the embedded engine); default: embedded in a temp dir. */
+  clickhouse?: { gateway: ClickHouseGateway; stop(): Promise<void> };
+}
+
+/**
+ * A per-suite slice of the shared services: its own topic namespace, Redis key
+ * prefix and ClickHouse directory, so suites running side by side cannot see
+ * each other's data.
+ */
+export async function startStack(options: StackOptions): Promise<TestStack> {
+  const run = `${options.name}-${randomBytes(3).toString('hex')}`;
+  const dir = await mkdtemp(join(tmpdir(), `notai-${options.name}-`));
+  const config = loadConfig({
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    KAFKA_BROKERS: inject('kafkaBrokers'),
+    KAFKA_TOPIC_NAMESPACE: `t.${run}.`,
+    KAFKA_GROUP_ID: `projector-${run}`,
+    KAFKA_TOPIC_PARTITIONS: '3',
+    REDIS_URL: inject('redisUrl'),
+    REDIS_KEY_PREFIX: `t:${run}:`,
+    CLICKHOUSE_PATH: join(dir, 'clickhouse'),
+    API_PORT: '0',
+    BATCH_MAX_WAIT_MS: '50',
+    SINK_RETRY_MAX_MS: '1000',
+    ...options.env,
+  });
+  const logger = pino({ level: config.logLevel });
+  const registry = createMetricsRegistry({ suite: options.name });
+  const clickhouse = options.clickhouse?.gateway ?? createClickHouseGateway(config.clickhouse);
+  const redis = createRedis(config.redis);
+  const kafka = createKafka({ ...config.kafka, brokers: config.kafka.brokers ?? [] }, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, { ...config.kafka, brokers: config.kafka.brokers ?? [] });
+  await migrate(clickhouse, 1, logger);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+
+  const topicOf = (event: ContractEvent): string => ('sessionId' in event ? config.kafka.topics.sessions : config.kafka.topics.integrations);
+
+  return {
+    config,
+    clickhouse,
+    redis,
+    kafka,
+    admin,
+    producer,
+    logger,
+    registry,
+    async publish(events) {
+      const byTopic = new Map<string, { key: string; value: string }[]>();
+      for (const event of events) {
+        const topic = topicOf(event);
+        const list = byTopic.get(topic) ?? [];
+        list.push({ key: eventKey(event), value: JSON.stringify(event) });
+        byTopic.set(topic, list);
+      }
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    },
+    async publishRaw(topic, messages) {
+      await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
+    },
+    async stop() {
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      redis.disconnect();
+      await clickhouse.close().catch(() => undefined);
+      await options.clickhouse?.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEvent, eventKey, MAX_MESSAGE_BYTES, type DecodeReason } from '../../schemas/events/decode.js';
+import { integrationEventExamples, sessionEventExamples } from '../../schemas/events/examples.js';
+
+const now = () => Date.parse('2026-11-03T00:00:00Z');
+const example = sessionEventExamples[0]!;
+
+describe('event contract v1', () => {
+  it.each([...sessionEventExamples, ...integrationEventExamples].map((e) => [e.type, e] as const))('example %s decodes', (_type, event) => {
+    const decoded = decodeEvent(Buffer.from(JSON.stringify(event)), { now, key: eventKey(event) });
+    expect(decoded).toEqual({ ok: true, event });
+  });
+
+  it('ignores unknown future fields', () => {
+    const decoded = decodeEvent(JSON.stringify({ ...example, futureField: 1, data: { ...example.data, extra: true } }), { now });
+    expect(decoded.ok).toBe(true);
+  });
+
+  const bad: [DecodeReason, string | Buffer | null, string | null][] = [
+    ['empty_message', null, null],
+    ['empty_message', Buffer.alloc(0), null],
+    ['oversized_message', Buffer.alloc(MAX_MESSAGE_BYTES + 1, 32), null],
+    ['malformed_json', '{"eventId": ', null],
+    ['not_an_object', '[1,2,3]', null],
+    ['not_an_object', '"text"', null],
+    ['missing_type', JSON.stringify({ ...example, type: undefined }), null],
+    ['unknown_type', JSON.stringify({ ...example, type: 'session.teleported' }), null],
+    ['unknown_schema_version', JSON.stringify({ ...example, schemaVersion: 2 }), null],
+    ['unknown_schema_version', JSON.stringify({ ...example, schemaVersion: '1' }), null],
+    ['invalid_field', JSON.stringify({ ...example, eventId: undefined }), null],
+    ['invalid_field', JSON.stringify({ ...example, integrationId: 'has spaces' }), null],
+    ['invalid_field', JSON.stringify({ ...example, occurredAt: 'yesterday' }), null],
+    ['invalid_field', JSON.stringify({ ...example, data: { pageUrl: 42 } }), null],
+    ['timestamp_out_of_range', JSON.stringify({ ...example, occurredAt: '2030-01-01T00:00:00.000Z' }), null],
+    ['timestamp_out_of_range', JSON.stringify({ ...example, occurredAt: '1999-01-01T00:00:00.000Z' }), null],
+    ['key_mismatch', JSON.stringify(example), 'another-session'],
+  ];
+
+  it.each(bad)('rejects with %s', (reason, raw, key) => {
+    const decoded = decodeEvent(raw, { now, key });
+    expect(decoded.ok).toBe(false);
+    if (!decoded.ok) {
+      expect(decoded.reason).toBe(reason);
+      expect(decoded.detail.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('never throws, whatever the bytes', () => {
+    for (let i = 0; i < 2_000; i++) {
+      const bytes = Buffer.from(Array.from({ length: (i % 64) + 1 }, (_, j) => (i * 31 + j * 17) % 256));
+      expect(() => decodeEvent(bytes, { now })).not.toThrow();
+    }
+  });
+
+  it('keys integration events so compaction keeps each key', () => {
+    expect(integrationEventExamples.map(eventKey)).toEqual(['int_acme_university', 'int_acme_university/key_7f3a9c', 'int_acme_university/key_7f3a9c']);
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { evolveSession, mergeStates, sessionStatus, type SessionState } from '../../projections/sessions/session-state.js';
+import { sessionRows } from '../../projections/sessions/sessions.projection.js';
+import { userSessionRows } from '../../projections/users/users.projection.js';
+import { sessionCounterDeltas } from '../../projections/stats/stats.projection.js';
+import { sessionEventExamples } from '../../schemas/events/examples.js';
+import type { SessionEvent } from '../../schemas/events/session-events.js';
+
+const fold = (events: readonly SessionEvent[], from: SessionState | null = null): SessionState | null =>
+  events.reduce<SessionState | null>((state, event) => evolveSession(state, event), from);
+
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [items.slice()];
+  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+}
+
+const [started, pageViewed, activity, scored, identified, ended] = sessionEventExamples as [SessionEvent, SessionEvent, SessionEvent, SessionEvent, SessionEvent, SessionEvent];
+
+const rescored = (id: string, at: string, botScore: number, status: 'human' | 'suspicious' | 'bot', flags: string[] = []): SessionEvent => ({
+  ...scored,
+  eventId: id,
+  occurredAt: at,
+  type: 'session.scored',
+  data: { botScore, status, detectionFlags: flags, modelVersion: 'nai-2026.10.2' },
+} as SessionEvent);
+
+describe('session state', () => {
+  it('given a started session, when it is scored, then the score and status are the latest', () => {
+    const state = fold([started, scored])!;
+    expect(state.createdAt).toBe('2026-11-02T14:03:11.120Z');
+    expect(sessionStatus(state)).toBe('bot');
+    expect(state.score?.botScore).toBe(0.87);
+    expect(state.score?.detectionFlags).toEqual(['llm_agent_signature', 'paste_heavy']);
+    expect(state.started?.pageUrl).toBe('https://acme.instructure.com/courses/48213/quizzes/991');
+  });
+
+  it('given several scores, the latest by occurredAt wins whatever the arrival order', () => {
+    const early = rescored('evt_s1', '2026-11-02T14:03:20.000Z', 0.2, 'human');
+    const late = rescored('evt_s2', '2026-11-02T14:05:00.000Z', 0.91, 'bot', ['webdriver']);
+    expect(fold([started, late, early])!.score?.eventId).toBe('evt_s2');
+    expect(fold([started, early, late])!.score?.eventId).toBe('evt_s2');
+  });
+
+  it('breaks a tie on equal timestamps by event id, identically everywhere', () => {
+    const a = rescored('evt_a', '2026-11-02T14:05:00.000Z', 0.1, 'human');
+    const b = rescored('evt_b', '2026-11-02T14:05:00.000Z', 0.9, 'bot');
+    expect(fold([a, b])!.score?.eventId).toBe('evt_b');
+    expect(fold([b, a])!.score?.eventId).toBe('evt_b');
+  });
+
+  it('every permutation of a session converges to the same state', () => {
+    const events = [started, pageViewed, activity, scored, identified, ended];
+    const expected = JSON.stringify(fold(events));
+    for (const order of permutations(events)) expect(JSON.stringify(fold(order))).toBe(expected);
+  });
+
+  it('duplicates change nothing, wherever they arrive', () => {
+    const events = [started, pageViewed, activity, scored, identified, ended];
+    const once = JSON.stringify(fold(events));
+    expect(JSON.stringify(fold([...events, ...events]))).toBe(once);
+    expect(JSON.stringify(fold([scored, ...events, started, scored]))).toBe(once);
+  });
+
+  it('merging two partial states equals folding all their events', () => {
+    const left = fold([started, scored])!;
+    const right = fold([identified, ended, pageViewed])!;
+    const all = fold([started, scored, identified, ended, pageViewed]);
+    expect(JSON.stringify(mergeStates(left, right))).toBe(JSON.stringify(all));
+    expect(JSON.stringify(mergeStates(right, left))).toBe(JSON.stringify(all));
+  });
+
+  it('extracts the LMS courses the session visited', () => {
+    expect(fold([started, pageViewed])!.courses).toEqual([expect.stringContaining('canvas:acme.instructure.com:48213')]);
+  });
+
+  it('given a late event older than the start, when it arrives, then created_at moves and the old row is tombstoned', () => {
+    const before = fold([started, identified])!;
+    const early = { ...pageViewed, eventId: 'evt_early', occurredAt: '2026-11-02T14:00:00.000Z' } as SessionEvent;
+    const after = evolveSession(before, early);
+    expect(after.createdAt).toBe('2026-11-02T14:00:00.000Z');
+    const rows = sessionRows(before, after, 7);
+    expect(rows.map((r) => [r.created_at, r.is_deleted])).toEqual([
+      ['2026-11-02T14:00:00.000Z', 0],
+      ['2026-11-02T14:03:11.120Z', 1],
+    ]);
+    expect(userSessionRows(before, after, 7).map((r) => r.is_deleted)).toEqual([0, 1]);
+  });
+
+  it('a session re-identified as another user leaves a tombstone for the first user', () => {
+    const before = fold([started, identified])!;
+    const other = { ...identified, eventId: 'evt_id2', occurredAt: '2026-11-02T14:10:00.000Z', data: { userId: 'lms_user_2' } } as SessionEvent;
+    const rows = userSessionRows(before, evolveSession(before, other), 9);
+    expect(rows.map((r) => [r.user_id, r.is_deleted])).toEqual([
+      ['lms_user_2', 0],
+      ['lms_user_88123', 1],
+    ]);
+  });
+});
+
+describe('session counters', () => {
+  it('a new session counts once, with its status', () => {
+    expect(sessionCounterDeltas(null, fold([started])!)).toEqual({ sessions: 1, 'sessions:status:unscored': 1 });
+  });
+
+  it('a re-score moves one session between statuses and nothing else', () => {
+    const before = fold([started, rescored('e1', '2026-11-02T14:04:00.000Z', 0.1, 'human')])!;
+    const after = evolveSession(before, rescored('e2', '2026-11-02T14:06:00.000Z', 0.95, 'bot', ['webdriver']));
+    expect(sessionCounterDeltas(before, after)).toEqual({ 'sessions:status:human': -1, 'sessions:status:bot': 1, 'sessions:flagged': 1 });
+  });
+
+  it('an unchanged state adds nothing (a replayed batch)', () => {
+    const state = fold([started, scored, identified])!;
+    expect(sessionCounterDeltas(state, fold([started, scored, identified]))).toEqual({});
+  });
+});
