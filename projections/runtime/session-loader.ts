@@ -72,7 +72,7 @@ export async function loadClickHouseStates(
   const rows = await clickhouse.query<{ state: string }>(
     `SELECT state FROM ${tables.sessions} FINAL
      WHERE integration_id IN {integrations:Array(String)}
-       AND (integration_id, session_id) IN {pairs:Array(Tuple(String, String))}`,
+       AND (integration_id, session_id) IN arrayMap(p -> (p[1], p[2]), {pairs:Array(Array(String))})`,
     {
       integrations: [...new Set(refs.map((r) => r.integrationId))],
       pairs: refs.map((r) => [r.integrationId, r.sessionId]),
@@ -103,7 +103,7 @@ export async function loadSeenEvents(
     `SELECT integration_id, event_id, any(src_partition) AS src_partition, toString(any(src_offset)) AS src_offset
      FROM ${tables.session_events}
      WHERE integration_id IN {integrations:Array(String)}
-       AND (integration_id, session_id) IN {pairs:Array(Tuple(String, String))}
+       AND (integration_id, session_id) IN arrayMap(p -> (p[1], p[2]), {pairs:Array(Array(String))})
        AND event_id IN {ids:Array(String)}
      GROUP BY integration_id, event_id`,
     {

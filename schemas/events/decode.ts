@@ -76,10 +76,15 @@ export function decodeEvent(raw: Buffer | string | null | undefined, options: De
   if (!parsed.success) return fail('invalid_field', describeIssues(parsed.error));
   const event = parsed.data;
 
-  const at = Date.parse(event.occurredAt);
   const now = options.now();
-  if (at > now + MAX_CLOCK_SKEW_MS || at < OLDEST_ACCEPTED) {
-    return fail('timestamp_out_of_range', `occurredAt ${event.occurredAt} is outside the accepted window`);
+  const outOfRange = (iso: string): boolean => {
+    const at = Date.parse(iso);
+    return at > now + MAX_CLOCK_SKEW_MS || at < OLDEST_ACCEPTED;
+  };
+  if (outOfRange(event.occurredAt)) return fail('timestamp_out_of_range', `occurredAt ${event.occurredAt} is outside the accepted window`);
+  if (event.type === 'session.activity') {
+    const bad = event.data.activities.find((a) => outOfRange(a.at));
+    if (bad) return fail('timestamp_out_of_range', `activity at ${bad.at} is outside the accepted window`);
   }
 
   if (options.key !== undefined && options.key !== null) {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { envelopeFields, IdSchema, TimestampSchema } from './envelope.js';
 
-const UrlSchema = z.string().url().max(2048);
+/** Pages are web pages: other schemes (javascript:, data:) would be served back to API readers. */
+const UrlSchema = z.string().url().max(2048).regex(/^https?:\/\//i, 'must be an http(s) URL');
 
 /** The verdict of the scoring tier; `unscored` until the first session.scored. */
 export const SESSION_STATUSES = ['unscored', 'human', 'suspicious', 'bot'] as const;
@@ -92,11 +93,14 @@ export const SessionScoredSchema = z.object({
   }),
 });
 
+/** LMS user ids come in many shapes (Blackboard `_123_1`, e-mail logins): any printable text, no control characters. */
+export const LmsUserIdSchema = z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+
 export const SessionIdentifiedSchema = z.object({
   ...sessionFields,
   type: z.literal('session.identified'),
   data: z.object({
-    userId: IdSchema,
+    userId: LmsUserIdSchema,
     userName: z.string().max(256).optional(),
     userUrl: UrlSchema.optional(),
   }),

@@ -6,6 +6,7 @@ import {
   parseClickHouseCode,
   SESSION_SETTINGS,
   type ClickHouseGateway,
+  type ParamValue,
   type QueryParams,
   type Row,
 } from '../../projections/store/clickhouse-gateway.js';
@@ -22,6 +23,17 @@ interface ChdbErrorShape {
 }
 function isChdbError(error: unknown): error is Error & ChdbErrorShape {
   return error instanceof Error && typeof (error as Partial<ChdbErrorShape>).code === 'string' && (error as Partial<ChdbErrorShape>).code!.startsWith('CHDB');
+}
+
+/**
+ * chdb binds a top-level boolean as `true`, which only a Bool placeholder reads;
+ * the HTTP client sends `1`/`0`, which integer placeholders (UInt8 flags) read
+ * too. Sending numbers keeps both drivers accepting the same parameters.
+ */
+function bindParams(params: QueryParams | undefined): Record<string, ParamValue> {
+  const out = normalizeParams(params);
+  for (const [k, v] of Object.entries(out)) if (typeof v === 'boolean') out[k] = v ? 1 : 0;
+  return out;
 }
 
 function toGatewayError(error: unknown, what: string): ClickHouseError {
@@ -53,7 +65,7 @@ export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway
     async query<T = Row>(sql: string, params?: QueryParams): Promise<T[]> {
       ensureOpen();
       try {
-        const result = await session.queryBindAsync(sql, normalizeParams(params), { format: 'JSONEachRow' });
+        const result = await session.queryBindAsync(sql, bindParams(params), { format: 'JSONEachRow' });
         const text = result.text();
         if (text.length === 0) return [];
         return text
@@ -77,7 +89,7 @@ export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway
     async command(sql: string, params?: QueryParams): Promise<void> {
       ensureOpen();
       try {
-        await session.queryBindAsync(sql, normalizeParams(params), { format: 'JSONEachRow' });
+        await session.queryBindAsync(sql, bindParams(params), { format: 'JSONEachRow' });
       } catch (error) {
         throw toGatewayError(error, 'command failed');
       }

@@ -110,6 +110,6 @@ describe('session counters', () => {
 
   it('an unchanged state adds nothing (a replayed batch)', () => {
     const state = fold([started, scored, identified])!;
-    expect(sessionCounterDeltas(state, fold([started, scored, identified]))).toEqual({});
+    expect(sessionCounterDeltas(state, fold([started, scored, identified])!)).toEqual({});
   });
 });
