@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { decodeEvent } from '../../schemas/events/decode.js';
 import type { IntegrationUpserted } from '../../schemas/events/integration-events.js';
-import { Topics } from '../../schemas/events/topics.js';
 
 /**
  * The current state of one integration, read back from the compacted
@@ -10,23 +9,23 @@ import { Topics } from '../../schemas/events/topics.js';
  * command that changes one field (suspend) must start from the latest one or
  * it would reset the name, tier and region.
  */
-export async function readLatestUpsert(kafka: Kafka, integrationId: string, options: { timeoutMs: number }): Promise<IntegrationUpserted | null> {
+export async function readLatestUpsert(kafka: Kafka, integrationId: string, options: { timeoutMs: number; topic: string }): Promise<IntegrationUpserted | null> {
   const admin = kafka.admin();
   await admin.connect();
   // kafkajs has no manual assignment, so a throwaway group reads the topic; it is deleted afterwards.
   const groupId = `notai-keys-read-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
   try {
-    const offsets = await admin.fetchTopicOffsets(Topics.integrations);
+    const offsets = await admin.fetchTopicOffsets(options.topic);
     // Read each partition up to the end it had when we looked; later writes do not matter to this command.
     const pending = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
     if (pending.size === 0) return null;
 
     let latest: IntegrationUpserted | null = null;
     await consumer.connect();
-    await consumer.subscribe({ topic: Topics.integrations, fromBeginning: true });
+    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
     const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out reading ${Topics.integrations} after ${options.timeoutMs} ms`)), options.timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`timed out reading ${options.topic} after ${options.timeoutMs} ms`)), options.timeoutMs);
       void consumer
         .run({
           autoCommit: false,

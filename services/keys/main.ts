@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { eventKey, type ContractEvent } from '../../schemas/events/decode.js';
 import { IdSchema } from '../../schemas/events/envelope.js';
 import { KeyHashSchema, RegionSchema, TierSchema, type IntegrationStatus } from '../../schemas/events/integration-events.js';
-import { Topics } from '../../schemas/events/topics.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createKafka, ensureTopics } from '../kafka.js';
 import { buildApiKeyIssued, buildApiKeyRevoked, buildIntegrationUpserted, hashApiKey, isWellFormedApiKey, mintApiKey, type EventDeps } from './api-keys.js';
@@ -76,12 +75,12 @@ function revokedKeyHash(args: Args): string {
   return hash;
 }
 
-async function publish(kafka: Kafka, events: readonly ContractEvent[]): Promise<void> {
+async function publish(kafka: Kafka, topic: string, events: readonly ContractEvent[]): Promise<void> {
   // Not an idempotent producer: a retry may duplicate an event, which projections drop by eventId anyway.
   const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
-    await producer.send({ topic: Topics.integrations, acks: -1, messages: events.map((e) => ({ key: eventKey(e), value: JSON.stringify(e) })) });
+    await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: eventKey(e), value: JSON.stringify(e) })) });
   } finally {
     await producer.disconnect();
   }
@@ -89,9 +88,9 @@ async function publish(kafka: Kafka, events: readonly ContractEvent[]): Promise<
 
 async function integrationEvent(kafka: Kafka, args: Args, config: Config, status: IntegrationStatus | 'keep', deps: EventDeps) {
   const complete = args.name !== undefined && args.tier !== undefined && args.region !== undefined;
-  const current = complete ? null : (await readLatestUpsert(kafka, args.integration, { timeoutMs: 30_000 }))?.data;
+  const current = complete ? null : (await readLatestUpsert(kafka, args.integration, { timeoutMs: 30_000, topic: config.kafka.topics.integrations }))?.data;
   const name = args.name ?? current?.name;
-  if (name === undefined) throw new UsageError(`integration ${args.integration} is not on ${Topics.integrations}; pass --name (and --tier, --region)`);
+  if (name === undefined) throw new UsageError(`integration ${args.integration} is not on ${config.kafka.topics.integrations}; pass --name (and --tier, --region)`);
   return buildIntegrationUpserted(
     {
       integrationId: args.integration,
@@ -109,7 +108,7 @@ async function run(args: Args, config: Config, kafka: Kafka): Promise<void> {
   if (args.command === 'revoke') {
     if (args.keyId === undefined) throw new UsageError('revoke needs --key-id');
     const event = buildApiKeyRevoked(args.integration, { keyId: args.keyId, keyHash: revokedKeyHash(args) }, deps);
-    await publish(kafka, [event]);
+    await publish(kafka, config.kafka.topics.integrations, [event]);
     console.error(`revoked ${args.keyId} of ${args.integration}`);
     return;
   }
@@ -117,14 +116,14 @@ async function run(args: Args, config: Config, kafka: Kafka): Promise<void> {
     // Minting keeps a suspended integration suspended; `activate` is the explicit way back.
     const upsert = await integrationEvent(kafka, args, config, 'keep', deps);
     const key = mintApiKey();
-    await publish(kafka, [upsert, buildApiKeyIssued(args.integration, key, deps)]);
+    await publish(kafka, config.kafka.topics.integrations, [upsert, buildApiKeyIssued(args.integration, key, deps)]);
     if (upsert.data.region !== config.region) console.error(`note: ${args.integration} is in region ${upsert.data.region}, this stack is ${config.region}`);
     console.error(`issued ${key.keyId} (${key.displayPrefix}...) for ${args.integration} [${upsert.data.tier}, ${upsert.data.status}]`);
     process.stdout.write(`${key.rawKey}\n`);
     return;
   }
   const upsert = await integrationEvent(kafka, args, config, args.command === 'suspend' ? 'suspended' : 'active', deps);
-  await publish(kafka, [upsert]);
+  await publish(kafka, config.kafka.topics.integrations, [upsert]);
   console.error(`${args.integration} is now ${upsert.data.status}`);
 }
 

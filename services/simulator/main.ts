@@ -133,6 +133,7 @@ async function main(): Promise<number> {
         malformed: args.malformed > 0 ? { share: args.malformed, rng: createRng(args.seed ^ 0x5bd1e995), context: { integrationId: args.integrations[0] ?? 'int_sim', now: startAt.getTime() } } : undefined,
         progress: args.progress,
         signal: controller.signal,
+        topic: config.kafka.topics.sessions,
       },
       { producer, logger },
     );

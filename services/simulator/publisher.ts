@@ -69,6 +69,8 @@ export interface PublishOptions {
   malformed?: { share: number; rng: Rng; context: MalformedContext };
   progress?: 'bar' | 'log' | 'none';
   signal?: AbortSignal;
+  /** The sessions topic under the configured namespace; the contract's default name when absent. */
+  topic?: string;
 }
 
 export interface PublishDeps {
@@ -163,14 +165,14 @@ export async function publishTraffic(source: Iterator<SimMessage>, options: Publ
         const message = randomMalformedMessage(bad.rng, { integrationId: bad.context.integrationId, now: simulatedNow });
         result.malformedByReason[message.reason] = (result.malformedByReason[message.reason] ?? 0) + 1;
         result.malformed += 1;
-        batch.push(message);
+        batch.push(options.topic ? { ...message, topic: options.topic } : message);
         continue;
       }
       const next = source.next();
       if (next.done) return false;
       simulatedNow = Date.parse(next.value.event.occurredAt);
       result.valid += 1;
-      batch.push(next.value);
+      batch.push(options.topic ? { ...next.value, topic: options.topic } : next.value);
     }
     return true;
   };

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: types, import direction, unit and integration tests
+# (real Kafka broker, redis-server and embedded ClickHouse started by the test
+# support), then the quick benchmark so the harness never rots.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-prerequisites.sh
+
+step() { printf '\n== %s\n' "$1"; }
+started=$SECONDS
+
+step "typecheck"
+npx tsc --noEmit
+
+step "import direction (dependency-cruiser)"
+npx depcruise --config .dependency-cruiser.cjs services api projections schemas provision test
+
+step "unit and integration tests"
+npx vitest run
+
+if [ -f scripts/bench.sh ]; then
+  step "benchmarks (--quick)"
+  bash scripts/bench.sh --quick
+fi
+
+printf '\n== all checks passed in %ss\n' "$((SECONDS - started))"

@@ -1,0 +1,34 @@
+import { createServer } from 'node:http';
+import { loadConfig } from './config.js';
+import { runComponents, type Component } from './lifecycle.js';
+import { createLogger } from './logger.js';
+import { createProjectorWorker } from './projector-worker.js';
+import { createRuntime } from './runtime.js';
+
+/**
+ * One projector worker process: joins the consumer group and projects its
+ * share of the partitions. A small HTTP listener answers /health, /readyz and
+ * /metrics for the orchestrator (PROJECTOR_METRICS_PORT, default 9464).
+ */
+const config = loadConfig();
+const logger = createLogger({ level: config.logLevel, name: 'notai-projector' });
+const runtime = createRuntime(config, logger, 'projector');
+const worker = createProjectorWorker(config, { ...runtime, now: Date.now });
+const port = Number(process.env.PROJECTOR_METRICS_PORT ?? 9464);
+
+const probes = createServer((req, res) => {
+  const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
+  if (req.url === '/health') return send(200, 'application/json', JSON.stringify({ data: { status: 'ok' } }));
+  if (req.url === '/readyz') return worker.ready() ? send(200, 'application/json', '{"data":{"status":"ready"}}') : send(503, 'application/json', '{"error":{"code":"service_unavailable","message":"not ready","details":{}}}');
+  if (req.url === '/metrics') {
+    void runtime.registry.metrics().then((text) => send(200, runtime.registry.contentType, text));
+    return;
+  }
+  send(404, 'application/json', '{"error":{"code":"not_found","message":"not found","details":{}}}');
+});
+const probeServer: Component = {
+  name: 'probes',
+  start: () => new Promise((resolve) => probes.listen(port, config.api.host, () => resolve())),
+  stop: () => new Promise((resolve) => probes.close(() => resolve())),
+};
+await runComponents([runtime.clients, runtime.infrastructure, probeServer, worker], logger);

@@ -1,0 +1,81 @@
+import type { Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
+import type { RedisClient } from '../projections/store/redis-client.js';
+import { createClickHouseGateway } from './clickhouse/create-gateway.js';
+import { migrate } from './clickhouse/migrations.js';
+import type { Config } from './config.js';
+import { createKafka, ensureTopics } from './kafka.js';
+import type { Component } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import { createMetricsRegistry } from './metrics.js';
+import { createReadModelResolver } from './read-model.js';
+import { createRedis } from './redis.js';
+
+/** The clients every process shares, built once from the validated configuration. */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  clickhouse: ClickHouseGateway;
+  redis: RedisClient;
+  kafka: Kafka;
+  readModel: ReturnType<typeof createReadModelResolver>;
+  /** Closes the clients, last of all. */
+  clients: Component;
+  /** Creates topics and tables if missing: every process may run it, it is idempotent. */
+  infrastructure: Component;
+}
+
+export function createRuntime(config: Config, logger: Logger, role: string): Runtime {
+  if (!config.kafka.brokers) throw new Error('KAFKA_BROKERS is not set');
+  const kafkaConfig = { ...config.kafka, brokers: config.kafka.brokers };
+  const registry = createMetricsRegistry({ role, region: config.region });
+  const clickhouse = createClickHouseGateway(config.clickhouse);
+  const redis = createRedis(config.redis);
+  const kafka = createKafka(kafkaConfig, logger);
+  const readModel = createReadModelResolver({ clickhouse, redis, logger }, { prefix: config.redis.keyPrefix, refreshMs: 1_000 });
+  return {
+    config,
+    logger,
+    registry,
+    clickhouse,
+    redis,
+    kafka,
+    readModel,
+    clients: {
+      name: 'clients',
+      start: async () => undefined,
+      stop: async () => {
+        redis.disconnect();
+        await clickhouse.close();
+      },
+    },
+    infrastructure: {
+      name: 'infrastructure',
+      async start() {
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          await ensureTopics(admin, kafkaConfig);
+        } finally {
+          await admin.disconnect();
+        }
+        await migrate(clickhouse, 1, logger);
+        await readModel.start();
+      },
+      stop: () => readModel.stop(),
+    },
+  };
+}
+
+/** Readiness of the read side: both stores answer. */
+export function storesReady(runtime: Pick<Runtime, 'clickhouse' | 'redis'>) {
+  return async (): Promise<Record<string, boolean>> => {
+    const [clickhouse, redis] = await Promise.all([
+      runtime.clickhouse.ping().catch(() => false),
+      runtime.redis.ping().then((r) => r === 'PONG').catch(() => false),
+    ]);
+    return { clickhouse, redis };
+  };
+}
