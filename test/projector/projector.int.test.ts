@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadStats } from '../../projections/stats/stats.queries.js';
+import { projectionKeys } from '../../projections/store/redis-keys.js';
+import { tableNames } from '../../projections/store/table-set.js';
+import { DeadLetterHeaders } from '../../schemas/events/topics.js';
+import type { SessionEvent } from '../../schemas/events/session-events.js';
+import { createProjectorWorker, type ProjectorWorker } from '../../services/projector-worker.js';
+import { malformedMessages } from '../../services/simulator/malformed.js';
+import { createRng } from '../../services/simulator/rng.js';
+import { expectedTotals } from '../../services/simulator/totals.js';
+import { createTrafficGenerator } from '../../services/simulator/traffic.js';
+import { eventually } from '../support/poll.js';
+import { startStack, type TestStack } from '../support/stack.js';
+
+const tables = tableNames(1);
+let stack: TestStack;
+let worker: ProjectorWorker;
+
+function traffic(seed: number, integrationIds: string[], sessions: number): SessionEvent[] {
+  const generator = createTrafficGenerator({ seed, integrationIds, startAt: new Date(Date.now() - 3_600_000) });
+  return Array.from({ length: sessions }, () => generator.nextSession()).flat();
+}
+
+async function clickhouseCounts(integrationId: string) {
+  const [row] = await stack.clickhouse.query<{ sessions: number; events: number; items: number }>(
+    `SELECT
+       (SELECT toUInt32(count()) FROM ${tables.sessions} FINAL WHERE integration_id = {i:String}) AS sessions,
+       (SELECT toUInt32(uniqExact(event_id)) FROM ${tables.session_events} WHERE integration_id = {i:String}) AS events,
+       (SELECT toUInt32(count()) FROM ${tables.session_events} FINAL WHERE integration_id = {i:String}) AS items`,
+    { i: integrationId },
+  );
+  return row!;
+}
+
+describe('projector through the real broker', () => {
+  beforeAll(async () => {
+    stack = await startStack({ name: 'projector' });
+    worker = createProjectorWorker(stack.config, { ...stack, now: Date.now });
+    await worker.start();
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await stack?.stop();
+  });
+
+  it('projects simulator traffic with exact counts, duplicates counted once', async () => {
+    const events = traffic(7, ['int_alpha', 'int_beta'], 60);
+    const duplicates = events.filter((_, i) => i % 7 === 0);
+    await stack.publish(events);
+    await stack.publish(duplicates);
+    const expected = expectedTotals(events);
+    const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
+
+    for (const [integrationId, totals] of Object.entries(expected.byIntegration)) {
+      const eventCount = Object.values(totals.eventsByType).reduce((a, b) => a + b, 0);
+      const stats = await eventually(() => loadStats(stack.redis, keys, integrationId), {
+        until: (s) => s.events === eventCount && s.sessions === totals.sessions,
+        what: `stats of ${integrationId}`,
+      });
+      expect(stats.sessionsByStatus).toEqual(totals.latestStatus);
+      expect(stats.identifiedSessions).toBe(totals.identifiedSessions);
+      expect(stats.endedSessions).toBe(totals.endedSessions);
+      expect(stats.eventsByType).toEqual(Object.fromEntries(Object.entries(totals.eventsByType).filter(([, n]) => n > 0)));
+      const counts = await eventually(() => clickhouseCounts(integrationId), { until: (c) => c.sessions === totals.sessions, what: 'clickhouse' });
+      expect(counts.events).toBe(eventCount);
+    }
+  });
+
+  it('dead-letters every malformed message with its reason and keeps projecting good ones', async () => {
+    const rng = createRng(11);
+    const good = traffic(21, ['int_gamma'], 20);
+    const bad = Array.from({ length: 4 }, () => malformedMessages(rng, { integrationId: 'int_gamma', now: Date.now() })).flat();
+    // Interleave: a bad message after every few good ones, all on the sessions topic.
+    const messages: { key: string | null; value: string }[] = [];
+    const step = Math.max(1, Math.floor(good.length / bad.length));
+    good.forEach((event, i) => {
+      messages.push({ key: event.sessionId, value: JSON.stringify(event) });
+      const b = i % step === 0 ? bad[i / step] : undefined;
+      if (b) messages.push({ key: b.key, value: b.value });
+    });
+    for (let i = 0; i < messages.length; i += 50) await stack.publishRaw(stack.config.kafka.topics.sessions, messages.slice(i, i + 50));
+
+    const dead = await readDeadLetters(bad.length);
+    expect(dead.map((d) => d.reason).sort()).toEqual(bad.map((b) => b.reason).sort());
+    for (const d of dead) {
+      expect(d.sourceTopic).toBe(stack.config.kafka.topics.sessions);
+      expect(Number(d.sourceOffset)).toBeGreaterThanOrEqual(0);
+      expect(d.detail.length).toBeGreaterThan(0);
+    }
+    const expected = expectedTotals(good).byIntegration.int_gamma!;
+    const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
+    await eventually(() => loadStats(stack.redis, keys, 'int_gamma'), {
+      until: (s) => s.sessions === expected.sessions && s.events === good.length,
+      what: 'good events projected',
+    });
+  });
+});
+
+async function readDeadLetters(count: number) {
+  const consumer = stack.kafka.consumer({ groupId: `dlq-reader-${Date.now()}` });
+  const seen: { reason: string; detail: string; sourceTopic: string; sourceOffset: string }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic: stack.config.kafka.topics.deadLetters, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const header = (name: string) => message.headers?.[name]?.toString() ?? '';
+      seen.push({
+        reason: header(DeadLetterHeaders.reason),
+        detail: header(DeadLetterHeaders.detail),
+        sourceTopic: header(DeadLetterHeaders.sourceTopic),
+        sourceOffset: header(DeadLetterHeaders.sourceOffset),
+      });
+    },
+  });
+  try {
+    await eventually(() => seen.length, { until: (n) => n >= count, what: `${count} dead letters`, timeoutMs: 60_000 });
+    return seen;
+  } finally {
+    await consumer.disconnect();
+  }
+}

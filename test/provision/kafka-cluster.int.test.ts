@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPortOpen } from '../../provision/free-port.js';
+import { startKafkaCluster, type KafkaCluster } from '../../provision/kafka-broker.js';
+import { eventually } from '../support/poll.js';
+
+const topic = `provision-cluster-${randomBytes(3).toString('hex')}`;
+let cluster: KafkaCluster;
+let kafka: Kafka;
+
+async function produce(from: number, count: number): Promise<void> {
+  // Generous retries: after a SIGKILL the controller needs broker.session.timeout.ms (6 s),
+  // plus a quorum election if the victim led it, before leaders move.
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    retry: { retries: 20, initialRetryTime: 200, maxRetryTime: 2_000 },
+  });
+  await producer.connect();
+  const messages = Array.from({ length: count }, (_, i) => ({ key: `k${(from + i) % 6}`, value: String(from + i) }));
+  await producer.send({ topic, acks: -1, messages });
+  await producer.disconnect();
+}
+
+describe('provisioned 3-node Kafka cluster', () => {
+  beforeAll(async () => {
+    const started = performance.now();
+    cluster = await startKafkaCluster(3, { log: (m) => console.log(`[kafka-cluster] ${m}`) });
+    console.log(`[kafka-cluster] 3 nodes ready in ${Math.round(performance.now() - started)} ms`);
+    kafka = new Kafka({ clientId: 'provision-cluster-test', brokers: cluster.brokers, logLevel: logLevel.NOTHING });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('replicates a topic over three brokers', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    expect((await admin.describeCluster()).brokers.map((b) => b.nodeId).sort()).toEqual([1, 2, 3]);
+    // No replicationFactor: the cluster default (min(3, n) = 3) applies.
+    // waitForLeaders would bail: kafkajs only retries LEADER_NOT_AVAILABLE, but a KRaft
+    // broker that has not yet applied the new topic answers UNKNOWN_TOPIC_OR_PARTITION
+    // (tulios/kafkajs#1563). So create, then poll the metadata.
+    await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: 3 }] });
+    const meta = await eventually(async () => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0], {
+      until: (t) => t?.partitions.length === 3 && t.partitions.every((p) => p.leader >= 0),
+      what: 'leaders for the new topic',
+    });
+    expect(meta?.partitions.map((p) => p.replicas.length)).toEqual([3, 3, 3]);
+    await admin.disconnect();
+  });
+
+  it('keeps serving while one node is killed, and the node rejoins on restart', async () => {
+    await produce(0, 30);
+    const victim = cluster.nodes[2];
+    if (!victim) throw new Error('no node 3');
+    victim.kill('SIGKILL');
+    const killed = performance.now();
+    await produce(30, 30);
+    console.log(`[kafka-cluster] produce after SIGKILL of node 3 took ${Math.round(performance.now() - killed)} ms`);
+
+    const consumer = kafka.consumer({ groupId: `g-${randomBytes(3).toString('hex')}` });
+    const seen = new Set<string>();
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.add(String(message.value)) });
+    try {
+      await eventually(() => seen.size, { until: (n) => n >= 60, timeoutMs: 60_000, what: '60 messages' });
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(seen.size).toBe(60);
+
+    await victim.restart();
+    const admin = kafka.admin();
+    await admin.connect();
+    expect((await admin.describeCluster()).brokers).toHaveLength(3);
+    await admin.disconnect();
+  });
+
+  it('stop() closes every port', async () => {
+    await cluster.stop();
+    for (const address of cluster.brokers) expect(await isPortOpen(Number(address.split(':')[1]))).toBe(false);
+    expect(cluster.nodes.every((n) => n.pid === undefined)).toBe(true);
+  });
+});
