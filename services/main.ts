@@ -70,7 +70,7 @@ const simulator: Component = {
       buildApiKeyIssued(d.integrationId, d.key, deps),
     ]);
     await producer.send({ topic: config.kafka.topics.integrations, acks: -1, messages: events.map((e) => ({ key: eventKey(e), value: JSON.stringify(e) })) });
-    const generator = createTrafficGenerator({ seed: 42, integrationIds: DEMO.map((d) => d.integrationId), startAt: new Date(), sessionsPerSecond: rate / 23 });
+    const generator = createTrafficGenerator({ seed: 42, integrationIds: DEMO.map((d) => d.integrationId), startAt: new Date(Date.now() - 3_600_000), sessionsPerSecond: rate / 23 });
     trafficDone = publishTraffic(generator.messages(), { rate, progress: 'none', signal: traffic.signal, topic: config.kafka.topics.sessions }, { producer, logger })
       .catch((err: unknown) => logger.error({ err }, 'simulator stopped'))
       .finally(() => producer.disconnect());
