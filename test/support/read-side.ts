@@ -1,0 +1,73 @@
+import type { IntegrationUpserted } from '../../schemas/events/integration-events.js';
+import { createApiServer, type ApiServer } from '../../services/api-server.js';
+import { buildApiKeyIssued, buildApiKeyRevoked, buildIntegrationUpserted, mintApiKey, type MintedApiKey } from '../../services/keys/api-keys.js';
+import { createProjectorWorker, type ProjectorWorker } from '../../services/projector-worker.js';
+import { createReadModelResolver } from '../../services/read-model.js';
+import { storesReady } from '../../services/runtime.js';
+import type { TestStack } from './stack.js';
+
+export interface ReadSide {
+  api: ApiServer;
+  worker: ProjectorWorker;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A projector worker and an API server over a test stack, in this process. */
+export async function startReadSide(stack: TestStack, options: { worker?: boolean } = {}): Promise<ReadSide> {
+  const readModel = createReadModelResolver({ clickhouse: stack.clickhouse, redis: stack.redis, logger: stack.logger }, { prefix: stack.config.redis.keyPrefix, refreshMs: 500 });
+  await readModel.start();
+  const worker = createProjectorWorker(stack.config, { ...stack, now: Date.now });
+  if (options.worker !== false) await worker.start();
+  const api = createApiServer(stack.config, { readModel: readModel.current, redis: stack.redis, registry: stack.registry, logger: stack.logger, ready: storesReady(stack), now: Date.now });
+  await api.start();
+  return {
+    api,
+    worker,
+    url: api.url(),
+    async stop() {
+      await api.stop();
+      if (options.worker !== false) await worker.stop();
+      await readModel.stop();
+    },
+  };
+}
+
+export type IntegrationSpec = Pick<IntegrationUpserted['data'], 'tier'> & Partial<Omit<IntegrationUpserted['data'], 'tier'>> & { integrationId: string };
+
+/** Publishes an integration and a fresh key for it, as the dashboard would; returns the raw key. */
+export async function provisionIntegration(stack: TestStack, spec: IntegrationSpec): Promise<MintedApiKey> {
+  const key = mintApiKey();
+  const deps = { now: Date.now };
+  await stack.publish([
+    buildIntegrationUpserted(
+      { integrationId: spec.integrationId, name: spec.name ?? spec.integrationId, tier: spec.tier, region: spec.region ?? stack.config.region, status: spec.status ?? 'active' },
+      deps,
+    ),
+    buildApiKeyIssued(spec.integrationId, key, deps),
+  ]);
+  return key;
+}
+
+export async function revokeKey(stack: TestStack, integrationId: string, key: MintedApiKey): Promise<void> {
+  await stack.publish([buildApiKeyRevoked(integrationId, key, { now: Date.now })]);
+}
+
+export async function setIntegration(stack: TestStack, spec: IntegrationSpec & { status: 'active' | 'suspended' }): Promise<void> {
+  await stack.publish([
+    buildIntegrationUpserted({ integrationId: spec.integrationId, name: spec.name ?? spec.integrationId, tier: spec.tier, region: spec.region ?? stack.config.region, status: spec.status }, { now: Date.now }),
+  ]);
+}
+
+/** GET with a key; returns status, headers and parsed JSON. */
+export async function get(base: string, path: string, key?: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${base}${path}`, { headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers } });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON (metrics, swagger page): the text itself
+  }
+  return { status: response.status, headers: response.headers, body: body as Record<string, any> };
+}
