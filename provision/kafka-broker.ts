@@ -66,7 +66,10 @@ async function clusterAnswers(brokers: string[], nodeIds: number[]): Promise<boo
   }
 }
 
-/** Fallback when the env names no broker: Docker if reachable, else a JVM from Maven jars. */
+/**
+ * KAFKA_BROKERS if set (stop/kill/restart are no-ops), else apache/kafka in Docker if an
+ * engine is reachable, else a KRaft JVM run from the Maven jars on free loopback ports.
+ */
 export async function startKafkaBroker(opts: StartKafkaOptions = {}): Promise<KafkaBroker> {
   const external = process.env.KAFKA_BROKERS?.trim();
   if (external) {
@@ -130,6 +133,7 @@ async function startNative(n: number, opts: StartKafkaOptions): Promise<KafkaClu
       dataDir,
       libs,
       heap: opts.heap ?? DEFAULT_HEAP,
+      tempRoot: root,
     });
   }
   const clusterId = (opts.logDir && (await existingClusterId(opts.logDir))) || randomClusterId();

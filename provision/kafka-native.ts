@@ -19,6 +19,8 @@ export interface NativeNodeSpec {
   dataDir: string;
   libs: string;
   heap: string;
+  /** Our temp dir holding workDir; removed if this Node process dies without stopping the node. */
+  tempRoot: string;
 }
 
 /** Kafka's Uuid wire format: 16 random bytes, base64url without padding. */
@@ -134,6 +136,7 @@ export function spawnNode(spec: NativeNodeSpec): ManagedProcess {
   return spawnLogged('java', [...heap, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', ...javaBase(spec), 'kafka.Kafka', join(spec.workDir, 'server.properties')], {
     logFile: join(spec.workDir, 'stdout.log'),
     cwd: spec.workDir,
+    tempDirs: [spec.tempRoot],
   });
 }
 

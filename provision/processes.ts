@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,10 +24,12 @@ export interface SpawnLoggedOptions {
   logFile: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Deleted if this Node process dies without stopping the child (never on a normal exit of the child). */
+  tempDirs?: string[];
 }
 
 // Children still running; killed synchronously when this Node process exits.
-const live = new Set<{ pid: number; watchdog: ChildProcess }>();
+const live = new Set<{ pid: number; watchdog: ChildProcess; tempDirs: string[] }>();
 let exitHookInstalled = false;
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -45,6 +47,7 @@ function installExitHook(): void {
     for (const entry of live) {
       signalGroup(entry.pid, 'SIGKILL');
       entry.watchdog.kill('SIGKILL');
+      for (const dir of entry.tempDirs) rmSync(dir, { recursive: true, force: true });
     }
   });
 }
@@ -53,10 +56,12 @@ function installExitHook(): void {
  * 'exit' handlers do not run when this process is SIGKILLed or dies on an unhandled
  * signal (vitest may do either to a stuck worker). A tiny shell holds the read end
  * of a pipe whose write end only we own; when we die for any reason the kernel
- * closes it, `read` returns and the shell kills the child's process group.
+ * closes it, `read` returns and the shell kills the child's process group and
+ * removes its temp dirs. (dash's kill rejects `--`, hence `-KILL -<pgid>`.)
  */
-function startWatchdog(pid: number): ChildProcess {
-  const watchdog = spawn('sh', ['-c', 'read -r _; kill -KILL -- -"$1" 2>/dev/null', 'notai-watchdog', String(pid)], {
+function startWatchdog(pid: number, tempDirs: string[]): ChildProcess {
+  const script = 'read -r _; kill -KILL -"$1" 2>/dev/null; shift; [ "$#" -eq 0 ] || rm -rf -- "$@"';
+  const watchdog = spawn('sh', ['-c', script, 'notai-watchdog', String(pid), ...tempDirs], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
   });
@@ -82,7 +87,8 @@ export function spawnLogged(command: string, args: string[], opts: SpawnLoggedOp
   }
   let info: ExitInfo | undefined;
   const pid = child.pid;
-  const entry = pid === undefined ? undefined : { pid, watchdog: startWatchdog(pid) };
+  const tempDirs = opts.tempDirs ?? [];
+  const entry = pid === undefined ? undefined : { pid, watchdog: startWatchdog(pid, tempDirs), tempDirs };
   if (entry) live.add(entry);
   const exited = new Promise<ExitInfo>((resolve) => {
     const finish = (result: ExitInfo): void => {

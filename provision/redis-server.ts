@@ -90,13 +90,15 @@ interface ServerSpec {
   port: number;
   dir: string;
   extraArgs: string[];
+  /** Our temp dir (dir or its parent); removed if this Node process dies without stopping redis. */
+  tempRoot: string;
 }
 
 function spawnRedis(spec: ServerSpec): ManagedProcess {
   const args = ['--port', String(spec.port), '--bind', LOOPBACK, '--save', '', '--appendonly', 'no', '--dir', spec.dir];
   // Log to stdout, which spawnLogged sends to a file in the temp dir.
   args.push('--logfile', '', '--daemonize', 'no', ...spec.extraArgs);
-  return spawnLogged('redis-server', args, { logFile: join(spec.dir, 'redis.log'), cwd: spec.dir });
+  return spawnLogged('redis-server', args, { logFile: join(spec.dir, 'redis.log'), cwd: spec.dir, tempDirs: [spec.tempRoot] });
 }
 
 class ManagedRedis implements RedisServer {
@@ -148,13 +150,18 @@ class ManagedRedis implements RedisServer {
 }
 
 /** `extraArgs` receives a second free port (the cluster bus), picked with the main one so they differ. */
-async function startOne(dir: string, opts: StartRedisOptions, extraArgs: (busPort: number) => string[] = () => []): Promise<ManagedRedis> {
+async function startOne(
+  dir: string,
+  tempRoot: string,
+  opts: StartRedisOptions,
+  extraArgs: (busPort: number) => string[] = () => [],
+): Promise<ManagedRedis> {
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
   // A port taken between our probe and redis' bind is retried with new ones.
   for (let attempt = 1; ; attempt++) {
     const [port, busPort] = await freePorts(2);
     if (port === undefined || busPort === undefined) throw new Error('no free port');
-    const server = new ManagedRedis({ port, dir, extraArgs: extraArgs(busPort) }, readyTimeoutMs);
+    const server = new ManagedRedis({ port, dir, tempRoot, extraArgs: extraArgs(busPort) }, readyTimeoutMs);
     try {
       await server.start();
       return server;
@@ -175,7 +182,7 @@ export async function startRedisServer(opts: StartRedisOptions = {}): Promise<Re
   }
   await ensureRedisBinary(opts.log);
   const dir = await mkdtemp(join(tmpdir(), 'notai-redis-'));
-  const server = await startOne(dir, opts).catch(async (err: unknown) => {
+  const server = await startOne(dir, dir, opts).catch(async (err: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw err;
   });
@@ -214,7 +221,7 @@ export async function startRedisCluster(masters = 3, opts: StartRedisOptions = {
         ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
         ...['--cluster-port', String(busPort), '--cluster-node-timeout', '5000'],
       ];
-      servers.push(await startOne(dir, opts, clusterArgs));
+      servers.push(await startOne(dir, root, opts, clusterArgs));
     }
     const addresses = servers.map((s) => `${s.host}:${s.port}`);
     const created = await runCommand('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], {

@@ -63,4 +63,20 @@ export async function ensureTopics(admin: Admin, config: KafkaConfig): Promise<v
     const listed = new Set(await admin.listTopics());
     if (!wanted.every((t) => listed.has(t.topic))) throw error;
   }
+  await waitForLeaders(admin, wanted.map((t) => t.topic));
+}
+
+/** createTopics returns before every broker's metadata cache knows the leaders; producing too early fails. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      if (meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -8,7 +8,9 @@ import type { ApiState } from '../state.js';
  * outside the error envelope so it sees the final status.
  */
 export function accessLog(registry: Registry): Middleware<ApiState> {
-  const duration = new Histogram({
+  // Several app instances may share one registry (tests, replicas in one process): register the histogram once.
+  const existing = registry.getSingleMetric('http_request_duration_seconds');
+  const duration = (existing as Histogram<'method' | 'route' | 'status'> | undefined) ?? new Histogram({
     name: 'http_request_duration_seconds',
     help: 'API request latency by route and status',
     labelNames: ['method', 'route', 'status'],

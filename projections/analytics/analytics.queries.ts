@@ -182,7 +182,10 @@ export function buildAnalytics(period: Period, breakdown: Breakdown | null, rows
     const bucket = at(r.t);
     const flagged = isFlagged(r.status) ? r.n : 0;
     if (bucket === undefined) {
-      if (r.t * 1000 < period.since) (previous.sessions += r.n), (previous.flaggedSessions += flagged);
+      if (r.t * 1000 < period.since) {
+        previous.sessions += r.n;
+        previous.flaggedSessions += flagged;
+      }
       continue;
     }
     bucket.sessions += r.n;

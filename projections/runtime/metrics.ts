@@ -1,8 +1,20 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type ProjectorMetrics = ReturnType<typeof createProjectorMetrics>;
+export type ProjectorMetrics = ReturnType<typeof build>;
+
+/** Workers sharing a registry (several in one process) share the metrics: created once per registry. */
+const byRegistry = new WeakMap<Registry, ReturnType<typeof build>>();
 
 export function createProjectorMetrics(registry: Registry) {
+  let metrics = byRegistry.get(registry);
+  if (!metrics) {
+    metrics = build(registry);
+    byRegistry.set(registry, metrics);
+  }
+  return metrics;
+}
+
+function build(registry: Registry) {
   const registers = [registry];
   return {
     consumerLag: new Gauge({ name: 'projector_consumer_lag', help: 'Messages between the last projected offset and the high watermark', labelNames: ['topic', 'partition'], registers }),

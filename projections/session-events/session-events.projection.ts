@@ -19,6 +19,7 @@ export function sessionEventRows(event: SessionEvent, source: SourcePosition): R
     session_id: event.sessionId,
     event_id: event.eventId,
     event_type: event.type,
+    event_at: event.occurredAt,
     src_partition: source.partition,
     src_offset: source.offset,
   };

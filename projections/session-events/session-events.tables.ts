@@ -18,6 +18,7 @@ export const sessionEventsTable: TableDefinition = {
       occurred_at DateTime64(3, 'UTC'),
       event_id String,
       seq UInt16,
+      event_at DateTime64(3, 'UTC'),
       event_type LowCardinality(String),
       kind LowCardinality(String),
       page_url String,
@@ -30,7 +31,9 @@ export const sessionEventsTable: TableDefinition = {
 };
 
 /**
- * Hourly event counts, pre-aggregated by a materialized view. Exact because the
+ * Hourly event counts, pre-aggregated by a materialized view, bucketed by the
+ * event's own occurredAt (`event_at`), so an activity batch sent just after an
+ * hour boundary counts in that hour whatever its items' times. Exact because the
  * projector inserts an event into session_events only the first time it sees it.
  */
 export const eventsHourlyTable: TableDefinition = {
@@ -54,7 +57,7 @@ export const eventsHourlyView: TableDefinition = {
   serves: 'feeds events_hourly from every insert into session_events',
   create: (t) => `
     CREATE MATERIALIZED VIEW IF NOT EXISTS ${t.events_hourly_mv} TO ${t.events_hourly} AS
-    SELECT integration_id, toStartOfHour(occurred_at) AS hour, event_type, kind,
+    SELECT integration_id, toStartOfHour(event_at) AS hour, event_type, kind,
            countIf(seq = 0) AS events, count() AS items
     FROM ${t.session_events}
     GROUP BY integration_id, hour, event_type, kind`,

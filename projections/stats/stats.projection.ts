@@ -25,7 +25,9 @@ function facts(state: SessionState | null): Map<string, number> {
   f.set(StatFields.sessions, 1);
   f.set(StatFields.status(sessionStatus(state)), 1);
   if (state.identity) f.set(StatFields.identifiedSessions, 1);
-  if (state.score && state.score.detectionFlags.length > 0) f.set(StatFields.flaggedSessions, 1);
+  // Flagged means what it means everywhere in the API: the latest verdict is suspicious or bot.
+  const status = sessionStatus(state);
+  if (status === 'suspicious' || status === 'bot') f.set(StatFields.flaggedSessions, 1);
   if (state.ended) f.set(StatFields.endedSessions, 1);
   return f;
 }

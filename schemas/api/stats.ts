@@ -8,7 +8,7 @@ export const StatsSchema = z
     sessionsByStatus: z.object(Object.fromEntries(SESSION_STATUSES.map((s) => [s, z.number().int()])) as Record<(typeof SESSION_STATUSES)[number], z.ZodNumber>),
     botSessions: z.number().int(),
     humanSessions: z.number().int(),
-    flaggedSessions: z.number().int().openapi({ description: 'Sessions whose latest score carries at least one detection flag' }),
+    flaggedSessions: z.number().int().openapi({ description: 'Sessions whose latest verdict is suspicious or bot' }),
     identifiedSessions: z.number().int(),
     endedSessions: z.number().int(),
     events: z.number().int().openapi({ description: 'Distinct events received' }),

@@ -95,10 +95,10 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
         list.push({ key: eventKey(event), value: JSON.stringify(event) });
         byTopic.set(topic, list);
       }
-      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      await withMetadataRetry(() => producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }));
     },
     async publishRaw(topic, messages) {
-      await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
+      await withMetadataRetry(() => producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) }));
     },
     async stop() {
       await producer.disconnect().catch(() => undefined);
@@ -109,4 +109,20 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Right after topic creation a broker can still answer UNKNOWN_TOPIC_OR_PARTITION
+ * to a producer whose metadata predates the leaders; that answer is transient.
+ */
+async function withMetadataRetry<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (attempt >= 10 || (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE' && type !== 'NOT_LEADER_FOR_PARTITION')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+    }
+  }
 }
