@@ -1,6 +1,6 @@
 import type { Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { createBatchProjector } from '../projections/runtime/batch-projector.js';
+import { createBatchProjector, type BatchCheckpoint } from '../projections/runtime/batch-projector.js';
 import { createDeadLetterPublisher } from '../projections/runtime/dead-letters.js';
 import { createProjectorMetrics } from '../projections/runtime/metrics.js';
 import { createProjectorConsumer } from '../projections/runtime/projector-consumer.js';
@@ -19,7 +19,15 @@ export interface ProjectorWorker extends Component {
 /** One projector worker: a member of the consumer group writing one generation of the projections. */
 export function createProjectorWorker(
   config: Config,
-  deps: { kafka: Kafka; clickhouse: ClickHouseGateway; redis: RedisClient; registry: Registry; logger: Logger; now: () => number },
+  deps: {
+    kafka: Kafka;
+    clickhouse: ClickHouseGateway;
+    redis: RedisClient;
+    registry: Registry;
+    logger: Logger;
+    now: () => number;
+    checkpoint?: (point: BatchCheckpoint) => void;
+  },
   options: { generation: number; groupId?: string; fromBeginning?: boolean } = { generation: 1 },
 ): ProjectorWorker {
   const logger = deps.logger.child({ component: 'projector', generation: options.generation });
@@ -31,6 +39,7 @@ export function createProjectorWorker(
       clickhouse: deps.clickhouse,
       redis: deps.redis,
       now: deps.now,
+      ...(deps.checkpoint ? { checkpoint: deps.checkpoint } : {}),
       publishDeadLetters: (letters) => {
         if (!producer) throw new Error('dead-letter producer is not connected');
         return createDeadLetterPublisher(producer, config.kafka.topics.deadLetters, deps.now)(letters);

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { loadConfig } from './config.js';
 import { runComponents, type Component } from './lifecycle.js';
 import { createLogger } from './logger.js';
+import type { BatchCheckpoint } from '../projections/runtime/batch-projector.js';
 import { createProjectorWorker } from './projector-worker.js';
 import { createRuntime } from './runtime.js';
 
@@ -13,8 +14,29 @@ import { createRuntime } from './runtime.js';
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'notai-projector' });
 const runtime = createRuntime(config, logger, 'projector');
-const worker = createProjectorWorker(config, { ...runtime, now: Date.now });
+const worker = createProjectorWorker(config, { ...runtime, now: Date.now, ...crashPoint() });
 const port = Number(process.env.PROJECTOR_METRICS_PORT ?? 9464);
+
+/**
+ * Fault injection for crash tests only: NOTAI_CRASH_AT=after-clickhouse:3 makes
+ * the process SIGKILL itself right after the 3rd batch's ClickHouse write.
+ */
+function crashPoint(): { checkpoint?: (point: BatchCheckpoint) => void } {
+  const spec = process.env.NOTAI_CRASH_AT;
+  if (!spec) return {};
+  const [point, nth] = spec.split(':');
+  let seen = 0;
+  return {
+    checkpoint: (reached) => {
+      if (reached !== point) return;
+      seen += 1;
+      if (seen >= Number(nth ?? 1)) {
+        logger.warn({ point, batch: seen }, 'crash injected (NOTAI_CRASH_AT)');
+        process.kill(process.pid, 'SIGKILL');
+      }
+    },
+  };
+}
 
 const probes = createServer((req, res) => {
   const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);

@@ -21,7 +21,14 @@ export interface BatchProjectorDeps {
   /** Publishes dead letters durably; resolves only when the broker acknowledged them. */
   publishDeadLetters: (letters: readonly DeadLetter[]) => Promise<void>;
   now: () => number;
+  /**
+   * Called between the steps of a batch. Production passes nothing; crash tests
+   * pass a hook that kills the process at an exact point of the write sequence.
+   */
+  checkpoint?: (point: BatchCheckpoint) => void;
 }
+
+export type BatchCheckpoint = 'after-clickhouse' | 'after-redis';
 
 export interface BatchProjectorConfig {
   tables: TableNames;
@@ -156,8 +163,10 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       await deps.clickhouse.insert(tables.course_sessions, courseRows);
     });
 
+    deps.checkpoint?.('after-clickhouse');
     // Then Redis, one atomic script per integration.
     await guard('redis', () => applyRedis(items, next, redisDocs, changed, seen, String(version)));
+    deps.checkpoint?.('after-redis');
     return fresh.size;
   }
 
