@@ -7,7 +7,9 @@ import { loadConfig } from './config.js';
 import { buildApiKeyIssued, buildIntegrationUpserted, mintApiKey } from './keys/api-keys.js';
 import { runComponents, type Component } from './lifecycle.js';
 import { createLogger } from './logger.js';
+import { followServingGeneration } from './generation-follower.js';
 import { createProjectorWorker } from './projector-worker.js';
+import { readServingGeneration } from './read-model.js';
 import { createRuntime, storesReady } from './runtime.js';
 import { publishTraffic } from './simulator/publisher.js';
 import { createTrafficGenerator } from './simulator/traffic.js';
@@ -46,7 +48,14 @@ if (!env.REDIS_URL) {
 const config = loadConfig(env);
 const logger = createLogger({ level: config.logLevel, name: 'notai-local' });
 const runtime = createRuntime(config, logger, 'all-in-one');
-const worker = createProjectorWorker(config, { ...runtime, now: Date.now });
+const worker = followServingGeneration(
+  {
+    servingGeneration: () => readServingGeneration(runtime.redis, config.redis.keyPrefix),
+    createWorker: (generation) => createProjectorWorker(config, { ...runtime, now: Date.now }, { generation }),
+    logger,
+  },
+  { pollMs: 2_000 },
+);
 const api = createApiServer(config, {
   readModel: runtime.readModel.current,
   redis: runtime.redis,

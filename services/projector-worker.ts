@@ -8,12 +8,22 @@ import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.
 import type { RedisClient } from '../projections/store/redis-client.js';
 import { projectionKeys } from '../projections/store/redis-keys.js';
 import { tableNames } from '../projections/store/table-set.js';
+import { migrate } from './clickhouse/migrations.js';
 import type { Config } from './config.js';
 import type { Component } from './lifecycle.js';
 import type { Logger } from './logger.js';
 
 export interface ProjectorWorker extends Component {
   ready(): boolean;
+}
+
+/**
+ * Each generation of the projections has its own consumer group, so a rebuild
+ * reads from the earliest offsets without touching the live group, and workers
+ * that later move to the new generation continue from the rebuild's commits.
+ */
+export function generationGroupId(groupId: string, generation: number): string {
+  return generation === 1 ? groupId : `${groupId}.g${generation}`;
 }
 
 /** One projector worker: a member of the consumer group writing one generation of the projections. */
@@ -48,7 +58,7 @@ export function createProjectorWorker(
   );
   const consumer = createProjectorConsumer(
     {
-      groupId: options.groupId ?? config.kafka.groupId,
+      groupId: options.groupId ?? generationGroupId(config.kafka.groupId, options.generation),
       topics: [config.kafka.topics.sessions, config.kafka.topics.integrations],
       maxRows: config.projector.batchMaxRows,
       maxBytes: config.projector.batchMaxBytes,
@@ -64,6 +74,7 @@ export function createProjectorWorker(
     name: 'projector',
     ready: consumer.ready,
     async start() {
+      await migrate(deps.clickhouse, options.generation, logger);
       producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
       await producer.connect();
       await consumer.start();

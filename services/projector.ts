@@ -3,7 +3,9 @@ import { loadConfig } from './config.js';
 import { runComponents, type Component } from './lifecycle.js';
 import { createLogger } from './logger.js';
 import type { BatchCheckpoint } from '../projections/runtime/batch-projector.js';
+import { followServingGeneration } from './generation-follower.js';
 import { createProjectorWorker } from './projector-worker.js';
+import { readServingGeneration } from './read-model.js';
 import { createRuntime } from './runtime.js';
 
 /**
@@ -14,7 +16,14 @@ import { createRuntime } from './runtime.js';
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'notai-projector' });
 const runtime = createRuntime(config, logger, 'projector');
-const worker = createProjectorWorker(config, { ...runtime, now: Date.now, ...crashPoint() });
+const worker = followServingGeneration(
+  {
+    servingGeneration: () => readServingGeneration(runtime.redis, config.redis.keyPrefix),
+    createWorker: (generation) => createProjectorWorker(config, { ...runtime, now: Date.now, ...crashPoint() }, { generation }),
+    logger,
+  },
+  { pollMs: 2_000 },
+);
 const port = Number(process.env.PROJECTOR_METRICS_PORT ?? 9464);
 
 /**
