@@ -16,12 +16,15 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# npm ci when the lockfile changed since the last install (or nothing is installed).
+# Install when the lockfile changed since the last install (or nothing is installed).
+# `npm install`, not `npm ci`: chdb 3.4.0 declares its other-platform binaries
+# as optional dependencies without a version, which npm cannot lock, so `npm ci`
+# refuses the lockfile; `npm install` still installs exactly the locked tree.
 stamp=node_modules/.package-lock.sha
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
+want=$(sha256sum package-lock.json package.json | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "installing npm packages"
+  npm install --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
 
