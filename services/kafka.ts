@@ -28,6 +28,8 @@ function kafkaLogCreator(logger: Logger) {
 }
 
 export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
+  // Every producer here keys its messages; the default (murmur2) partitioner is the one we want, no warning needed.
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   return new Kafka({
     clientId: config.clientId,
     brokers: config.brokers,

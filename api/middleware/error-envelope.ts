@@ -21,6 +21,12 @@ function envelope(code: ErrorCode, message: string, details: Record<string, unkn
   return { error: { code, message, details } };
 }
 
+/** The methods the routes matching this path answer (the router leaves the matched layers on ctx.matched). */
+function allowedMethods(matched: unknown): string[] {
+  const layers = Array.isArray(matched) ? (matched as { methods?: unknown }[]) : [];
+  return [...new Set(layers.flatMap((layer) => (Array.isArray(layer.methods) ? layer.methods.filter((m): m is string => typeof m === 'string') : [])))];
+}
+
 function statusOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const status = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
@@ -48,6 +54,20 @@ export function errorEnvelope(): Middleware<ApiState> {
         return;
       }
       const status = statusOf(error);
+      if (status === 405 || status === 501) {
+        // The router throws 405 without an Allow header, and 501 for a method it does not know (PROPFIND, TRACE, ...):
+        // both are the client's mistake, answered 405 with Allow, or 404 when no route has this path at all.
+        const allow = allowedMethods((ctx as { matched?: unknown }).matched);
+        if (allow.length === 0) {
+          ctx.status = 404;
+          ctx.body = envelope('not_found', `no route for ${ctx.method} ${ctx.path}`, { path: ctx.path, requestId });
+          return;
+        }
+        ctx.status = 405;
+        ctx.set('Allow', allow.join(', '));
+        ctx.body = envelope('method_not_allowed', `${ctx.method} is not allowed here; allowed: ${allow.join(', ')}`, { allow, requestId });
+        return;
+      }
       const clientCode = status !== undefined ? CODES_BY_STATUS[status] : undefined;
       if (status !== undefined && status >= 400 && status < 500 && clientCode) {
         ctx.status = status;

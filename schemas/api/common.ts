@@ -57,11 +57,23 @@ export const pageQueryFields = {
 
 export const IsoDateTimeSchema = z.string().openapi({ format: 'date-time', example: '2026-11-02T14:03:11.120Z' });
 
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?)?$/;
+
+/** The fields name a real instant: Date.parse alone rolls 2024-02-30 over to March 1st and takes 24:00 and +25:00. */
+function isIsoInstant(s: string): boolean {
+  const m = ISO_INSTANT.exec(s);
+  if (!m || Number.isNaN(Date.parse(s))) return false;
+  const [year, month, day, hour = 0, minute = 0, second = 0, offsetHour = 0, offsetMinute = 0] = m.slice(1).map((f) => (f === undefined ? undefined : Number(f)));
+  const date = new Date(Date.UTC(2000, month! - 1, day));
+  date.setUTCFullYear(year!);
+  return date.getUTCMonth() === month! - 1 && date.getUTCDate() === day && hour <= 23 && minute <= 59 && second <= 59 && offsetHour <= 23 && offsetMinute <= 59;
+}
+
 /** An ISO-8601 instant in a query string, e.g. `since=2026-11-01T00:00:00Z` or a date `2026-11-01`. */
 export const IsoInstantParam = z
   .string()
   .max(40)
-  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
+  .refine(isIsoInstant, {
     message: 'must be an ISO-8601 date or date-time',
   })
   .transform((s) => new Date(s))
