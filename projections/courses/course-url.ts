@@ -8,18 +8,9 @@
  * Pure and total: any input, however broken, yields a CourseRef or null.
  */
 
-export const LMS_PLATFORMS = [
-  'canvas',
-  'moodle',
-  'blackboard',
-  'd2l',
-  'schoology',
-  'sakai',
-  'google_classroom',
-  'open_edx',
-  'coursera',
-] as const;
-export type LmsPlatform = (typeof LMS_PLATFORMS)[number];
+import { LMS_PLATFORMS, type LmsPlatform } from '../../schemas/lms.js';
+
+export { LMS_PLATFORMS, type LmsPlatform };
 
 export interface CourseRef {
   platform: LmsPlatform;

@@ -1,4 +1,4 @@
-import { LMS_PLATFORMS } from '../../projections/courses/course-url.js';
+import { LMS_PLATFORMS } from '../lms.js';
 import { IsoDateTimeSchema, listEnvelope, pageQueryFields } from './common.js';
 import { z } from './zod.js';
 
