@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KafkaBroker, StartKafkaOptions } from './kafka-broker.js';
+import type { KafkaBroker, StartKafkaOptions } from './kafka-types.js';
 import { freePort } from './free-port.js';
 import { waitUntil } from './processes.js';
 import { KAFKA_VERSION } from './kafka-jars.js';

@@ -14,7 +14,7 @@ step "typecheck"
 npx tsc --noEmit
 
 step "import direction (dependency-cruiser)"
-npx depcruise --config .dependency-cruiser.cjs services api projections schemas provision test
+npm run --silent lint
 
 step "unit and integration tests"
 npx vitest run

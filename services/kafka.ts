@@ -57,7 +57,7 @@ export async function ensureTopics(admin: Admin, config: KafkaConfig): Promise<v
   if (wanted.length === 0) return;
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: wanted.map((t) => ({ ...t, replicationFactor: config.replicationFactor })),
     });
   } catch (error) {
