@@ -1,89 +1,19 @@
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { createFixtureProjector, eventBuilders, startRouteHarness, untouchable } from '../support/query-fixture.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Koa from 'koa';
-import zodRouter from 'koa-zod-router';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCursorCodec } from '../../api/cursor.js';
-import { errorEnvelope } from '../../api/middleware/error-envelope.js';
 import { analyticsRoutes } from '../../api/routers/analytics.router.js';
-import type { ApiState } from '../../api/state.js';
-import { validationErrorHandler } from '../../api/validation.js';
 import { alignDown, analyticsReport, type Period } from '../../projections/analytics/analytics.queries.js';
-import { courseSessionRows } from '../../projections/courses/courses.projection.js';
-import { sessionEventRows } from '../../projections/session-events/session-events.projection.js';
-import { evolveSession, sameState, sessionStatus, type SessionState } from '../../projections/sessions/session-state.js';
-import { sessionRows } from '../../projections/sessions/sessions.projection.js';
+import { sessionStatus } from '../../projections/sessions/session-state.js';
 import type { ReadModel } from '../../projections/sessions/sessions.queries.js';
-import type { ClickHouseGateway, Row } from '../../projections/store/clickhouse-gateway.js';
-import type { TableNames } from '../../projections/store/table-set.js';
-import { userSessionRows } from '../../projections/users/users.projection.js';
 import type { Granularity } from '../../schemas/api/analytics.js';
-import { SessionEventSchema, type SessionEvent } from '../../schemas/events/session-events.js';
+import type { SessionEvent } from '../../schemas/events/session-events.js';
 import { createEmbeddedGateway } from '../../services/clickhouse/embedded-driver.js';
 import { migrate } from '../../services/clickhouse/migrations.js';
 
-// --- fixture: realistic events, folded and written exactly as the batch projector does ---
-let seq = 0;
-const head = (integrationId: string, sessionId: string, occurredAt: string) => ({ eventId: `evt_${String(++seq).padStart(5, '0')}`, schemaVersion: 1 as const, integrationId, sessionId, occurredAt });
-const ev = {
-  started: (i: string, s: string, at: string, pageUrl: string): SessionEvent => ({ ...head(i, s, at), type: 'session.started', data: { pageUrl, userAgentSummary: 'Chrome 131 on Windows 11' } }),
-  page: (i: string, s: string, at: string, pageUrl: string): SessionEvent => ({ ...head(i, s, at), type: 'session.page_viewed', data: { pageUrl, title: 'Quiz' } }),
-  scored: (i: string, s: string, at: string, status: 'human' | 'suspicious' | 'bot', detectionFlags: string[] = []): SessionEvent => ({
-    ...head(i, s, at),
-    type: 'session.scored',
-    data: { botScore: status === 'bot' ? 0.93 : status === 'suspicious' ? 0.6 : 0.05, status, detectionFlags, modelVersion: 'nai-2026.10.2' },
-  }),
-  activity: (i: string, s: string, at: string, pageUrl: string): SessionEvent => ({
-    ...head(i, s, at),
-    type: 'session.activity',
-    data: { activities: [{ kind: 'click', at, pageUrl, attributes: { target: 'a.next' } }, { kind: 'scroll', at }] },
-  }),
-  identified: (i: string, s: string, at: string, userId: string, userName?: string): SessionEvent => ({
-    ...head(i, s, at),
-    type: 'session.identified',
-    data: { userId, ...(userName ? { userName, userUrl: `https://acme.instructure.com/users/${userId}` } : {}) },
-  }),
-};
-
-function createProjector(clickhouse: ClickHouseGateway, tables: TableNames) {
-  const states = new Map<string, SessionState>();
-  let version = 0;
-  let offset = 0;
-  /** One projector batch: fold, then write the rows of every changed session with one version. */
-  async function project(batch: readonly SessionEvent[]): Promise<void> {
-    version += 1;
-    const before = new Map<string, SessionState | null>();
-    const next = new Map<string, SessionState>();
-    const eventRows: Row[] = [];
-    for (const raw of batch) {
-      const event = SessionEventSchema.parse(raw);
-      const k = `${event.integrationId}/${event.sessionId}`;
-      if (!before.has(k)) before.set(k, states.get(k) ?? null);
-      next.set(k, evolveSession(next.get(k) ?? before.get(k) ?? null, event));
-      eventRows.push(...sessionEventRows(event, { partition: 0, offset: String(offset++) }));
-    }
-    const out = { sessions: [] as Row[], users: [] as Row[], courses: [] as Row[] };
-    for (const [k, state] of next) {
-      const prior = before.get(k) ?? null;
-      if (sameState(prior, state)) continue;
-      out.sessions.push(...sessionRows(prior, state, version));
-      out.users.push(...userSessionRows(prior, state, version));
-      out.courses.push(...courseSessionRows(state, version));
-      states.set(k, state);
-    }
-    await clickhouse.insert(tables.session_events, eventRows);
-    await clickhouse.insert(tables.sessions, out.sessions);
-    await clickhouse.insert(tables.user_sessions, out.users);
-    await clickhouse.insert(tables.course_sessions, out.courses);
-  }
-  return { project, states };
-}
-
-const untouchable = <T extends object>(what: string): T => new Proxy({} as T, { get: () => { throw new Error(`${what} must not be used`); } });
+const ev = eventBuilders();
 
 // --- the scenario: two weeks from Monday 2026-10-05, the two weeks before, and noise outside both ---
 const A = 'int_acme';
@@ -93,10 +23,9 @@ const NOW = Date.parse('2026-10-18T10:30:00.000Z');
 const dir = await mkdtemp(join(tmpdir(), 'notai-analytics-'));
 const clickhouse = createEmbeddedGateway({ path: dir });
 const published: SessionEvent[] = [];
-let fixture: ReturnType<typeof createProjector>;
+let fixture: ReturnType<typeof createFixtureProjector>;
 let model: ReadModel;
-let server: Server;
-let base: string;
+let harness: Awaited<ReturnType<typeof startRouteHarness>>;
 
 async function publish(batch: SessionEvent[]): Promise<void> {
   published.push(...batch);
@@ -105,7 +34,7 @@ async function publish(batch: SessionEvent[]): Promise<void> {
 
 beforeAll(async () => {
   const tables = await migrate(clickhouse, 1, pino({ level: 'silent' }));
-  fixture = createProjector(clickhouse, tables);
+  fixture = createFixtureProjector(clickhouse, tables);
   await publish([
     ev.started(A, 'a1', '2026-10-05T10:00:00.000Z', PAGE),
     ev.activity(A, 'a1', '2026-10-05T10:01:00.000Z', PAGE),
@@ -131,23 +60,11 @@ beforeAll(async () => {
     ev.page(A, 'a5', '2026-10-10T09:00:00.000Z', PAGE),
   ]);
   model = { clickhouse, tables, redis: untouchable('redis'), keys: untouchable('redis keys') };
-  const app = new Koa<ApiState>();
-  app.use(async (ctx, next) => ((ctx.state.requestId = 'req_test'), (ctx.state.log = pino({ level: 'silent' })), next()));
-  app.use(errorEnvelope());
-  app.use(async (ctx, next) => {
-    ctx.state.integration = { integrationId: ctx.get('x-integration'), name: 't', tier: 'pro', region: 'us', status: 'active', keyId: 'k', keyHash: 'h' };
-    await next();
-  });
-  const router = zodRouter<ApiState>({ zodRouter: { validationErrorHandler } });
-  const deps = { readModel: () => model, cursors: createCursorCodec('test-secret'), now: () => NOW };
-  for (const { spec } of analyticsRoutes(deps)) router.register(spec as Parameters<typeof router.register>[0]);
-  app.use(router.routes());
-  server = createServer(app.callback()).listen(0);
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  harness = await startRouteHarness(analyticsRoutes, () => model, A, () => NOW);
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await harness?.close();
   await clickhouse.close();
   await rm(dir, { recursive: true, force: true });
 });
@@ -157,10 +74,7 @@ interface Body {
   error?: { code: string; details: Record<string, unknown> };
 }
 
-async function get(path: string, integration = A): Promise<{ status: number; body: Body }> {
-  const res = await fetch(`${base}${path}`, { headers: { 'x-integration': integration } });
-  return { status: res.status, body: (await res.json()) as Body };
-}
+const get = (path: string, integration = A) => harness.get<Body>(path, integration);
 
 /** What the series must say, computed from the folded states and the published events rather than by SQL. */
 function expectedSeries(integrationId: string, period: Period) {
@@ -173,7 +87,7 @@ function expectedSeries(integrationId: string, period: Period) {
     if (b) (b.sessions += 1), (b.flagged += ['bot', 'suspicious'].includes(sessionStatus(state)) ? 1 : 0);
   }
   for (const event of published) {
-    const at = event.type === 'session.activity' ? event.data.activities[0]!.at : event.occurredAt;
+    const at = event.occurredAt;
     const b = event.integrationId === integrationId ? buckets.get(alignDown(Date.parse(at), period.granularity)) : undefined;
     if (b) (b.events += 1), (b.activities += event.type === 'session.activity' ? event.data.activities.length : 0);
   }

@@ -1,83 +1,17 @@
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { createFixtureProjector, eventBuilders, startRouteHarness, untouchable } from '../support/query-fixture.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Koa from 'koa';
-import zodRouter from 'koa-zod-router';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCursorCodec } from '../../api/cursor.js';
-import { errorEnvelope } from '../../api/middleware/error-envelope.js';
 import { userRoutes } from '../../api/routers/users.router.js';
-import type { ApiState } from '../../api/state.js';
-import { validationErrorHandler } from '../../api/validation.js';
-import { courseSessionRows } from '../../projections/courses/courses.projection.js';
-import { sessionEventRows } from '../../projections/session-events/session-events.projection.js';
-import { evolveSession, sameState, type SessionState } from '../../projections/sessions/session-state.js';
-import { sessionRows } from '../../projections/sessions/sessions.projection.js';
 import { toSessionResource, type ReadModel } from '../../projections/sessions/sessions.queries.js';
-import type { ClickHouseGateway, Row } from '../../projections/store/clickhouse-gateway.js';
 import type { TableNames } from '../../projections/store/table-set.js';
 import { listUserSessions, listUsers, userFromRow } from '../../projections/users/users.queries.js';
-import { userSessionRows } from '../../projections/users/users.projection.js';
-import { SessionEventSchema, type SessionEvent } from '../../schemas/events/session-events.js';
 import { createEmbeddedGateway } from '../../services/clickhouse/embedded-driver.js';
 import { migrate } from '../../services/clickhouse/migrations.js';
 
-// --- fixture: realistic events, folded and written exactly as the batch projector does ---
-let seq = 0;
-const head = (integrationId: string, sessionId: string, occurredAt: string) => ({ eventId: `evt_${String(++seq).padStart(5, '0')}`, schemaVersion: 1 as const, integrationId, sessionId, occurredAt });
-const ev = {
-  started: (i: string, s: string, at: string, pageUrl: string): SessionEvent => ({ ...head(i, s, at), type: 'session.started', data: { pageUrl, userAgentSummary: 'Chrome 131 on Windows 11' } }),
-  page: (i: string, s: string, at: string, pageUrl: string): SessionEvent => ({ ...head(i, s, at), type: 'session.page_viewed', data: { pageUrl, title: 'Quiz' } }),
-  scored: (i: string, s: string, at: string, status: 'human' | 'suspicious' | 'bot', detectionFlags: string[] = []): SessionEvent => ({
-    ...head(i, s, at),
-    type: 'session.scored',
-    data: { botScore: status === 'bot' ? 0.93 : status === 'suspicious' ? 0.6 : 0.05, status, detectionFlags, modelVersion: 'nai-2026.10.2' },
-  }),
-  identified: (i: string, s: string, at: string, userId: string, userName?: string): SessionEvent => ({
-    ...head(i, s, at),
-    type: 'session.identified',
-    data: { userId, ...(userName ? { userName, userUrl: `https://acme.instructure.com/users/${userId}` } : {}) },
-  }),
-};
-
-function createProjector(clickhouse: ClickHouseGateway, tables: TableNames) {
-  const states = new Map<string, SessionState>();
-  let version = 0;
-  let offset = 0;
-  /** One projector batch: fold, then write the rows of every changed session with one version. */
-  async function project(batch: readonly SessionEvent[]): Promise<void> {
-    version += 1;
-    const before = new Map<string, SessionState | null>();
-    const next = new Map<string, SessionState>();
-    const eventRows: Row[] = [];
-    for (const raw of batch) {
-      const event = SessionEventSchema.parse(raw);
-      const k = `${event.integrationId}/${event.sessionId}`;
-      if (!before.has(k)) before.set(k, states.get(k) ?? null);
-      next.set(k, evolveSession(next.get(k) ?? before.get(k) ?? null, event));
-      eventRows.push(...sessionEventRows(event, { partition: 0, offset: String(offset++) }));
-    }
-    const out = { sessions: [] as Row[], users: [] as Row[], courses: [] as Row[] };
-    for (const [k, state] of next) {
-      const prior = before.get(k) ?? null;
-      if (sameState(prior, state)) continue;
-      out.sessions.push(...sessionRows(prior, state, version));
-      out.users.push(...userSessionRows(prior, state, version));
-      out.courses.push(...courseSessionRows(state, version));
-      states.set(k, state);
-    }
-    await clickhouse.insert(tables.session_events, eventRows);
-    await clickhouse.insert(tables.sessions, out.sessions);
-    await clickhouse.insert(tables.user_sessions, out.users);
-    await clickhouse.insert(tables.course_sessions, out.courses);
-  }
-  return { project, state: (i: string, s: string) => states.get(`${i}/${s}`)! };
-}
-
-const untouchable = <T extends object>(what: string): T => new Proxy({} as T, { get: () => { throw new Error(`${what} must not be used`); } });
+const ev = eventBuilders();
 
 // --- the scenario ---
 const A = 'int_acme';
@@ -86,14 +20,13 @@ const COURSE = 'https://acme.instructure.com/courses/101/quizzes/7';
 const dir = await mkdtemp(join(tmpdir(), 'notai-users-'));
 const clickhouse = createEmbeddedGateway({ path: dir });
 let tables: TableNames;
-let fixture: ReturnType<typeof createProjector>;
+let fixture: ReturnType<typeof createFixtureProjector>;
 let model: ReadModel;
-let server: Server;
-let base: string;
+let harness: Awaited<ReturnType<typeof startRouteHarness>>;
 
 beforeAll(async () => {
   tables = await migrate(clickhouse, 1, pino({ level: 'silent' }));
-  fixture = createProjector(clickhouse, tables);
+  fixture = createFixtureProjector(clickhouse, tables);
   const { project } = fixture;
   await project([
     ev.started(A, 's1', '2026-10-01T10:00:00.000Z', COURSE),
@@ -130,50 +63,17 @@ beforeAll(async () => {
   await project([ev.page(A, 's4', '2026-09-30T08:00:00.000Z', COURSE)]);
 
   model = { clickhouse, tables, redis: untouchable('redis'), keys: untouchable('redis keys') };
-  const cursors = createCursorCodec('test-secret');
-  const app = new Koa<ApiState>();
-  app.use(async (ctx, next) => ((ctx.state.requestId = 'req_test'), (ctx.state.log = pino({ level: 'silent' })), next()));
-  app.use(errorEnvelope());
-  app.use(async (ctx, next) => {
-    ctx.state.integration = { integrationId: ctx.get('x-integration'), name: 't', tier: 'pro', region: 'us', status: 'active', keyId: 'k', keyHash: 'h' };
-    await next();
-  });
-  const router = zodRouter<ApiState>({ zodRouter: { validationErrorHandler } });
-  for (const { spec } of userRoutes({ readModel: () => model, cursors, now: () => Date.now() })) router.register(spec as Parameters<typeof router.register>[0]);
-  app.use(router.routes());
-  server = createServer(app.callback()).listen(0);
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  harness = await startRouteHarness(userRoutes, () => model, A);
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await harness?.close();
   await clickhouse.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Body {
-  data: Record<string, unknown>[];
-  pagination: { nextCursor: string | null; hasMore: boolean };
-  error?: { code: string; details: Record<string, unknown> };
-}
-
-async function get(path: string, integration = A): Promise<{ status: number; body: Body }> {
-  const res = await fetch(`${base}${path}`, { headers: { 'x-integration': integration } });
-  return { status: res.status, body: (await res.json()) as Body };
-}
-
-/** Follows nextCursor to the end, collecting every item. */
-async function walk(path: string, integration = A): Promise<{ pages: number; items: Record<string, unknown>[] }> {
-  const items: Record<string, unknown>[] = [];
-  let url = path;
-  for (let pages = 1; ; pages += 1) {
-    const { status, body } = await get(url, integration);
-    expect(status).toBe(200);
-    items.push(...body.data);
-    if (!body.pagination.nextCursor) return { pages, items };
-    url = `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(body.pagination.nextCursor)}`;
-  }
-}
+const get = (path: string, integration = A) => harness.get(path, integration);
+const walk = (path: string, integration = A) => harness.walk(path, integration);
 
 describe('users list', () => {
   it('lists each identified user once, in user id order, with exact counts; re-identified and anonymous sessions do not leak', async () => {
