@@ -38,6 +38,8 @@ export interface ExtraPath {
   summary: string;
   tag: string;
   response: ZodTypeAny | { contentType: string; description: string };
+  /** Error statuses the path can answer besides 500, which any path can. */
+  errors?: number[];
 }
 
 /**
@@ -85,6 +87,9 @@ export function buildOpenApiDocument(routes: readonly DocumentedRoute[], extra: 
               description: (path.response as { description: string }).description,
               content: { [(path.response as { contentType: string }).contentType]: { schema: z.string() } },
             },
+        ...Object.fromEntries(
+          [...new Set([...(path.errors ?? []), 500])].sort().map((status) => [status, { description: ERROR_DESCRIPTIONS[status] ?? 'Error', content: { 'application/json': { schema: ErrorEnvelopeSchema } } }]),
+        ),
       },
     });
   }

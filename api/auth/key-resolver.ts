@@ -1,17 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { hashApiKey } from '../../schemas/api-key.js';
 import type { RedisClient } from '../../projections/store/redis-client.js';
 import type { RedisKeys } from '../../projections/store/redis-keys.js';
 
-/** `aik_v1_` then 20-64 base62 characters: anything else is rejected before any lookup. */
-export const API_KEY_PATTERN = /^aik_v1_[A-Za-z0-9]{20,64}$/;
 
 export type KeyResolution =
   | { ok: true; integrationId: string; keyId: string; keyHash: string; name: string; tier: string; region: string; status: string }
   | { ok: false; reason: 'invalid_api_key' | 'revoked_api_key' | 'integration_suspended' };
-
-export function hashApiKey(rawKey: string): string {
-  return createHash('sha256').update(rawKey, 'utf8').digest('hex');
-}
 
 interface CacheEntry {
   value: KeyResolution;

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
-import { API_KEY_PATTERN, type KeyResolver } from '../auth/key-resolver.js';
+import { API_KEY_PATTERN } from '../../schemas/api-key.js';
+import type { KeyResolver } from '../auth/key-resolver.js';
 import { ApiError } from '../errors.js';
 import type { ApiState } from '../state.js';
 

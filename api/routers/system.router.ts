@@ -15,7 +15,7 @@ export const ReadinessSchema = z.object({ data: z.object({ status: z.literal('re
 
 export const systemPaths: ExtraPath[] = [
   { method: 'get', path: '/health', tag: 'Health', summary: 'Health probe (liveness; no key needed)', response: HealthSchema },
-  { method: 'get', path: '/readyz', tag: 'Health', summary: 'Readiness probe: 503 until Redis and ClickHouse answer', response: ReadinessSchema },
+  { method: 'get', path: '/readyz', tag: 'Health', summary: 'Readiness probe: 503 until Redis and ClickHouse answer', response: ReadinessSchema, errors: [503] },
   { method: 'get', path: '/metrics', tag: 'Health', summary: 'Prometheus metrics', response: { contentType: 'text/plain', description: 'Prometheus text format' } },
   { method: 'get', path: '/openapi/v3.json', tag: 'Spec', summary: 'This OpenAPI 3 document', response: { contentType: 'application/json', description: 'OpenAPI 3 document' } },
   { method: 'get', path: '/swagger', tag: 'Spec', summary: 'Swagger UI', response: { contentType: 'text/html', description: 'Swagger UI page' } },

@@ -1,4 +1,5 @@
-import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { API_KEY_BODY_LENGTH, API_KEY_PATTERN, API_KEY_PREFIX, hashApiKey, isWellFormedApiKey } from '../../schemas/api-key.js';
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import {
   ApiKeyIssuedSchema,
   ApiKeyRevokedSchema,
@@ -17,9 +18,7 @@ import {
  * returned to the caller once, to be shown to its owner and then forgotten.
  */
 
-export const API_KEY_PREFIX = 'aik_v1_';
-export const API_KEY_BODY_LENGTH = 40;
-export const API_KEY_PATTERN = /^aik_v1_[A-Za-z0-9]{40}$/;
+export { API_KEY_BODY_LENGTH, API_KEY_PATTERN, API_KEY_PREFIX, hashApiKey, isWellFormedApiKey };
 
 export type RandomBytes = (size: number) => Buffer;
 
@@ -45,14 +44,6 @@ function randomBase62(length: number, randomBytes: RandomBytes): string {
     }
   }
   return out;
-}
-
-export function hashApiKey(rawKey: string): string {
-  return createHash('sha256').update(rawKey, 'utf8').digest('hex');
-}
-
-export function isWellFormedApiKey(value: unknown): value is string {
-  return typeof value === 'string' && API_KEY_PATTERN.test(value);
 }
 
 /** 40 base62 characters carry ~238 bits; the key id is separate randomness, so it reveals nothing about the key. */
