@@ -45,19 +45,32 @@ export interface RedisDoc {
 
 export const refKey = (r: SessionRef): string => `${r.integrationId}\u0000${r.sessionId}`;
 
-/** The Redis documents of these sessions (absent ones are missing from the map). */
+/**
+ * The Redis documents of these sessions (absent ones are missing from the map).
+ * One pipeline per integration: its keys share a hash tag, so on a Redis
+ * Cluster each pipeline goes to one node, as ioredis requires.
+ */
 export async function loadRedisDocs(redis: RedisClient, keys: RedisKeys, refs: readonly SessionRef[]): Promise<Map<string, RedisDoc>> {
   const out = new Map<string, RedisDoc>();
-  if (refs.length === 0) return out;
-  const pipeline = redis.pipeline();
-  for (const r of refs) pipeline.hmget(keys.session(r.integrationId, r.sessionId), 'rev', 'state');
-  const results = (await pipeline.exec()) ?? [];
-  refs.forEach((r, i) => {
-    const [error, value] = results[i] ?? [new Error('missing pipeline result'), null];
-    if (error) throw error;
-    const [rev, state] = value as [string | null, string | null];
-    if (rev !== null && state !== null) out.set(refKey(r), { rev, state: parseState(state) });
-  });
+  const byIntegration = new Map<string, SessionRef[]>();
+  for (const r of refs) {
+    const group = byIntegration.get(r.integrationId);
+    if (group) group.push(r);
+    else byIntegration.set(r.integrationId, [r]);
+  }
+  await Promise.all(
+    [...byIntegration.values()].map(async (group) => {
+      const pipeline = redis.pipeline();
+      for (const r of group) pipeline.hmget(keys.session(r.integrationId, r.sessionId), 'rev', 'state');
+      const results = (await pipeline.exec()) ?? [];
+      group.forEach((r, i) => {
+        const [error, value] = results[i] ?? [new Error('missing pipeline result'), null];
+        if (error) throw error;
+        const [rev, state] = value as [string | null, string | null];
+        if (rev !== null && state !== null) out.set(refKey(r), { rev, state: parseState(state) });
+      });
+    }),
+  );
   return out;
 }
 
