@@ -74,7 +74,7 @@ export function createProjectorWorker(
     name: 'projector',
     ready: consumer.ready,
     async start() {
-      await migrate(deps.clickhouse, options.generation, logger);
+      await migrate(deps.clickhouse, options.generation, logger, { cluster: config.clickhouse.cluster });
       producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
       await producer.connect();
       await consumer.start();

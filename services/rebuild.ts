@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { Admin } from 'kafkajs';
 import { servingGenerationKey } from '../projections/store/redis-keys.js';
-import { TABLES, tableNames } from '../projections/store/table-set.js';
+import { tableNames } from '../projections/store/table-set.js';
+import { dropStatements } from './clickhouse/migrations.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createProjectorWorker, generationGroupId } from './projector-worker.js';
@@ -37,7 +38,7 @@ if (!Number.isInteger(target) || target <= serving) {
 }
 
 // A rebuild starts from nothing: earlier attempts at this generation are dropped.
-for (const table of [...TABLES].reverse()) await runtime.clickhouse.command(`DROP TABLE IF EXISTS ${tableNames(target)[table]}`);
+for (const statement of dropStatements(tableNames(target), { cluster: config.clickhouse.cluster })) await runtime.clickhouse.command(statement);
 await deleteKeys(`${config.redis.keyPrefix}g${target}:*`);
 
 const topics = [config.kafka.topics.sessions, config.kafka.topics.integrations];

@@ -61,7 +61,7 @@ export function createRuntime(config: Config, logger: Logger, role: string): Run
         } finally {
           await admin.disconnect();
         }
-        await migrate(clickhouse, 1, logger);
+        await migrate(clickhouse, 1, logger, { cluster: config.clickhouse.cluster });
         await readModel.start();
       },
       stop: () => readModel.stop(),

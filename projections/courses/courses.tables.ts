@@ -3,6 +3,7 @@ import type { TableDefinition } from '../store/table-set.js';
 /** One row per (course, session) for every LMS course a session visited; replaced as the session changes. */
 export const courseSessionsTable: TableDefinition = {
   key: 'course_sessions',
+  shardBy: 'cityHash64(integration_id, session_id)',
   serves:
     'GET /v1/courses (GROUP BY course_key in key order, cursor on course_key: sessions, distinct users, flagged, last seen); ' +
     'the course filter of GET /v1/sessions.',

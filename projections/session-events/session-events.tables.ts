@@ -8,6 +8,7 @@ import type { TableDefinition } from '../store/table-set.js';
  */
 export const sessionEventsTable: TableDefinition = {
   key: 'session_events',
+  shardBy: 'cityHash64(integration_id, session_id)',
   serves:
     'GET /v1/sessions/{id}/events (time order, cursor on (occurred_at, event_id, seq)); ' +
     'GET /v1/sessions/{id}/details (timeline, counts by kind, page history); the projector\'s "seen before?" check.',
@@ -38,6 +39,7 @@ export const sessionEventsTable: TableDefinition = {
  */
 export const eventsHourlyTable: TableDefinition = {
   key: 'events_hourly',
+  shardBy: 'cityHash64(integration_id)',
   serves: 'GET /v1/analytics event series and totals (hour/day/week buckets, breakdown by kind); GET /v1/stats cross-checks.',
   create: (t) => `
     CREATE TABLE IF NOT EXISTS ${t.events_hourly} (

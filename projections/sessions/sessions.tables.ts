@@ -7,6 +7,7 @@ import type { TableDefinition } from '../store/table-set.js';
  */
 export const sessionsTable: TableDefinition = {
   key: 'sessions',
+  shardBy: 'cityHash64(integration_id, session_id)',
   serves:
     'GET /v1/sessions (newest first, tuple cursor on (created_at, session_id), filters on status/score/flag/user/course/url); ' +
     'GET /v1/sessions/{id} when Redis misses (bloom index on session_id); session series in /v1/analytics.',

@@ -19,5 +19,11 @@ export interface TableDefinition {
   key: TableKey;
   /** The queries this table exists to answer. */
   serves: string;
+  /**
+   * On a cluster, the Distributed sharding key. Every row of one session goes
+   * to one shard, so ReplacingMergeTree and FINAL see all versions of a row
+   * together. Absent for materialized views, which run on each shard.
+   */
+  shardBy?: string;
   create(names: TableNames): string;
 }

@@ -6,6 +6,7 @@ import type { TableDefinition } from '../store/table-set.js';
  */
 export const userSessionsTable: TableDefinition = {
   key: 'user_sessions',
+  shardBy: 'cityHash64(integration_id, session_id)',
   serves:
     'GET /v1/users/{userId}/sessions (newest first, cursor on (created_at, session_id)); ' +
     'GET /v1/users (GROUP BY user_id in key order, cursor on user_id: session count, first/last seen, flagged count).',

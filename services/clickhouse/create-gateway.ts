@@ -6,5 +6,5 @@ import { createHttpGateway } from './http-driver.js';
 export function createClickHouseGateway(config: Config['clickhouse']): ClickHouseGateway {
   return config.driver === 'embedded'
     ? createEmbeddedGateway({ path: config.path })
-    : createHttpGateway({ url: config.url, username: config.username, password: config.password, database: config.database, requestTimeoutMs: config.requestTimeoutMs });
+    : createHttpGateway({ url: config.url, username: config.username, password: config.password, database: config.database, requestTimeoutMs: config.requestTimeoutMs, cluster: config.cluster });
 }

@@ -15,6 +15,8 @@ export interface HttpConfig {
   password: string;
   database: string;
   requestTimeoutMs: number;
+  /** Set on a cluster: inserts into Distributed tables then complete on the shards before they are acknowledged. */
+  cluster?: string | undefined;
 }
 
 function toGatewayError(error: unknown, what: string): ClickHouseError {
@@ -36,7 +38,7 @@ export function createHttpGateway(config: HttpConfig): ClickHouseGateway {
     password: config.password,
     database: config.database,
     request_timeout: config.requestTimeoutMs,
-    clickhouse_settings: { ...SESSION_SETTINGS },
+    clickhouse_settings: { ...SESSION_SETTINGS, ...(config.cluster ? { distributed_foreground_insert: 1 } : {}) },
   });
 
   return {
