@@ -7,12 +7,13 @@ import { startStack, type TestStack } from '../support/stack.js';
 let stack: TestStack;
 let side: ReadSide;
 let key: MintedApiKey;
+const logLines: string[] = [];
 
 const ready = (k: MintedApiKey) =>
   eventually(() => get(side.url, '/v1/integration', k.rawKey), { until: (r) => r.status === 200, what: 'key usable' });
 
 beforeAll(async () => {
-  stack = await startStack({ name: 'auth' });
+  stack = await startStack({ name: 'auth', logLines });
   side = await startReadSide(stack);
   key = await provisionIntegration(stack, { integrationId: 'int_auth', tier: 'pro', name: 'Auth U' });
   await ready(key);
@@ -83,6 +84,16 @@ describe('authentication', () => {
     }
   });
 
+  it('the raw key never reaches a log line or the integrations topic', async () => {
+    await get(side.url, '/v1/sessions/not-a-session', key.rawKey);
+    await get(side.url, '/v1/stats', undefined, { 'x-api-key': key.rawKey });
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.filter((l) => l.includes(key.rawKey))).toEqual([]);
+    const topic = await readTopic(stack.config.kafka.topics.integrations);
+    expect(topic.some((v) => v.includes(key.keyHash))).toBe(true);
+    expect(topic.filter((v) => v.includes(key.rawKey))).toEqual([]);
+  });
+
   it('the raw key never reaches Redis', async () => {
     const keysInRedis = await stack.redis.keys(`${stack.config.redis.keyPrefix}*`);
     for (const k of keysInRedis) expect(k).not.toContain(key.rawKey);
@@ -92,3 +103,19 @@ describe('authentication', () => {
     }
   });
 });
+
+async function readTopic(topic: string): Promise<string[]> {
+  const values: string[] = [];
+  const consumer = stack.kafka.consumer({ groupId: `reader-${Date.now()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const offsets = await stack.admin.fetchTopicOffsets(topic);
+  const total = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  await consumer.run({ eachMessage: async ({ message }) => void values.push(message.value?.toString() ?? '') });
+  try {
+    await eventually(() => values.length, { until: (n) => n >= total, what: `all ${total} messages of ${topic}` });
+    return values;
+  } finally {
+    await consumer.disconnect();
+  }
+}

@@ -40,6 +40,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** An already-running ClickHouse (e.g. the HTTP endpoint over the embedded engine); default: embedded in a temp dir. */
   clickhouse?: { gateway: ClickHouseGateway; stop(): Promise<void> };
+  /** Collects every log line of the suite at debug level (for checks on what gets logged). */
+  logLines?: string[];
 }
 
 /**
@@ -64,7 +66,9 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
     SINK_RETRY_MAX_MS: '1000',
     ...options.env,
   });
-  const logger = pino({ level: config.logLevel });
+  const logger = options.logLines
+    ? pino({ level: 'debug' }, { write: (line: string) => void options.logLines!.push(line) })
+    : pino({ level: config.logLevel });
   const registry = createMetricsRegistry({ suite: options.name });
   const clickhouse = options.clickhouse?.gateway ?? createClickHouseGateway(config.clickhouse);
   const redis = createRedis(config.redis);
