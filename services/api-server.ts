@@ -1,5 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { createApp } from '../api/app.js';
 import type { ReadModel } from '../projections/sessions/sessions.queries.js';
@@ -7,6 +9,31 @@ import type { RedisClient } from '../projections/store/redis-client.js';
 import type { Config } from './config.js';
 import type { Component } from './lifecycle.js';
 import type { Logger } from './logger.js';
+
+/**
+ * Requests Node's HTTP parser refuses (headers or URL over the size limit,
+ * a malformed request line) never reach Koa; they get the error envelope too,
+ * as Node's own handler would answer them (431 / 408 / 400), and the
+ * connection is closed. Nothing is written into a response already under way.
+ */
+function answerUnparsable(error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void {
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const requestId = `req_${randomUUID().replaceAll('-', '')}`;
+  const body = JSON.stringify({
+    error: { code: 'invalid_request', message: status === 431 ? 'the request line or headers are too large' : 'the request could not be parsed', details: { requestId } },
+  });
+  // A HEAD request (when the refused bytes show one) gets the headers only, or its client would read the body as garbage.
+  const head = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-ID: ${requestId}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
+  );
+}
 
 export interface ApiServer extends Component {
   /** The bound address, once started (port 0 picks a free one). */
@@ -44,6 +71,7 @@ export function createApiServer(
     async start() {
       server = createServer(app.callback());
       server.keepAliveTimeout = 5_000;
+      server.on('clientError', answerUnparsable);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(config.api.port, config.api.host, () => resolve());

@@ -17,6 +17,7 @@ const EnvSchema = z.object({
   KAFKA_BROKERS: csv.optional(),
   KAFKA_CLIENT_ID: z.string().default('notai-read-model'),
   KAFKA_GROUP_ID: z.string().default('notai-projector'),
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
   KAFKA_TOPIC_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(6),
   KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(5).default(1),
@@ -73,6 +74,8 @@ export interface Config {
     clientId: string;
     groupId: string;
     topics: TopicSet;
+    /** How long a silent (crashed) member keeps its partitions before the group moves them. */
+    sessionTimeoutMs: number;
     topicPartitions: number;
     replicationFactor: number;
   };
@@ -126,6 +129,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       clientId: e.KAFKA_CLIENT_ID,
       groupId: e.KAFKA_GROUP_ID,
       topics: topicNames(e.KAFKA_TOPIC_NAMESPACE),
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
     },

@@ -66,6 +66,7 @@ export function createProjectorWorker(
       retryMaxMs: config.projector.sinkRetryMaxMs,
       partitionsConcurrency: Math.max(1, config.kafka.topicPartitions + 3),
       fromBeginning: options.fromBeginning ?? true,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     },
     { kafka: deps.kafka, projectBatch, logger, metrics, now: deps.now },
   );

@@ -7,9 +7,10 @@ export interface RedisConfig {
 }
 
 /**
- * A Redis client that fails fast while Redis is down (no offline queue, one
- * retry per request), so a batch sees the outage as an error and is held and
- * retried by the projector instead of piling commands up in memory.
+ * A Redis client that surfaces an outage as an error quickly (one retry per
+ * request), so the projector holds and retries its batch. The offline queue
+ * stays on only so commands issued while the first connection is being made
+ * wait for it instead of failing.
  */
 export function createRedis(config: RedisConfig): RedisClient {
   const common = {

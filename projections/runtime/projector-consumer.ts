@@ -13,6 +13,7 @@ export interface ProjectorConsumerConfig extends FlushLimits {
   /** How many partitions' fetches may wait in one flush group. */
   partitionsConcurrency: number;
   fromBeginning: boolean;
+  sessionTimeoutMs: number;
 }
 
 export interface ProjectorConsumerDeps {
@@ -104,9 +105,9 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
     async start(): Promise<void> {
       consumer = deps.kafka.consumer({
         groupId: config.groupId,
-        sessionTimeout: 30_000,
+        sessionTimeout: config.sessionTimeoutMs,
         rebalanceTimeout: 60_000,
-        heartbeatInterval: 3_000,
+        heartbeatInterval: Math.min(3_000, Math.floor(config.sessionTimeoutMs / 3)),
         maxWaitTimeInMs: Math.max(10, Math.min(config.maxWaitMs, 500)),
         maxBytesPerPartition: Math.max(1024 * 1024, Math.floor(config.maxBytes / 2)),
         retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { Session } from 'chdb';
+import { createRequire } from 'node:module';
 import {
   ClickHouseError,
   normalizeParams,
@@ -10,6 +10,12 @@ import {
   type QueryParams,
   type Row,
 } from '../../projections/store/clickhouse-gateway.js';
+
+/**
+ * chdb maps the whole ClickHouse engine when it loads (about 150 MB resident),
+ * so it is loaded on first use: processes on the http driver never carry it.
+ */
+const loadChdb = (): typeof import('chdb') => createRequire(import.meta.url)('chdb') as typeof import('chdb');
 
 export interface EmbeddedConfig {
   /** Directory holding the tables; one process may open it at a time (ClickHouse locks it). */
@@ -53,6 +59,7 @@ function toGatewayError(error: unknown, what: string): ClickHouseError {
 export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway {
   mkdirSync(config.path, { recursive: true });
   const connectionArgs = Object.entries(SESSION_SETTINGS).map(([k, v]) => `--${k}=${v}`);
+  const { Session } = loadChdb();
   const session = new Session(config.path, { connectionArgs, installSignalHandlers: false });
   let closed = false;
 

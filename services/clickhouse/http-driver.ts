@@ -1,4 +1,4 @@
-import { createClient, ClickHouseError as ClientError } from '@clickhouse/client';
+import { createClient, ClickHouseError as ClientError, ClickHouseLogLevel } from '@clickhouse/client';
 import {
   ClickHouseError,
   normalizeParams,
@@ -38,6 +38,8 @@ export function createHttpGateway(config: HttpConfig): ClickHouseGateway {
     password: config.password,
     database: config.database,
     request_timeout: config.requestTimeoutMs,
+    // Failures reach the caller as typed errors and are logged there, in our structured logs; the client's own stderr logging would duplicate them.
+    log: { level: ClickHouseLogLevel.OFF },
     clickhouse_settings: { ...SESSION_SETTINGS, ...(config.cluster ? { distributed_foreground_insert: 1 } : {}) },
   });
 
