@@ -41,14 +41,18 @@ export interface ApiServer extends Component {
 }
 
 /**
- * The HTTP server around the Koa app. Stopping closes the listener, lets
- * in-flight requests finish and closes idle keep-alive connections, so a
- * SIGTERM under load drops no request.
+ * The HTTP server around the Koa app. Stopping drains first: for `drainMs`
+ * the readiness probe answers 503 (a balancer stops sending) while requests
+ * are still served, with `Connection: close` so clients stop reusing their
+ * connections; then the listener closes, in-flight requests finish and idle
+ * connections close. A SIGTERM under load thus drops no request.
  */
 export function createApiServer(
   config: Config,
   deps: { readModel: () => ReadModel; redis: RedisClient; registry: Registry; logger: Logger; ready: () => Promise<Record<string, boolean>>; now: () => number },
 ): ApiServer {
+  let draining = false;
+  const ready = async (): Promise<Record<string, boolean>> => ({ ...(await deps.ready()), accepting: !draining });
   const app = createApp(
     {
       region: config.region,
@@ -59,7 +63,7 @@ export function createApiServer(
       publicUrls: config.api.publicUrls,
       version: process.env.npm_package_version ?? '0.1.0',
     },
-    deps,
+    { ...deps, ready },
   );
   app.proxy = config.api.trustProxy;
   let server: Server | null = null;
@@ -69,7 +73,11 @@ export function createApiServer(
     name: 'api',
     url: () => address,
     async start() {
-      server = createServer(app.callback());
+      const handle = app.callback();
+      server = createServer((req, res) => {
+        if (draining) res.setHeader('Connection', 'close');
+        void handle(req, res);
+      });
       server.keepAliveTimeout = 5_000;
       server.on('clientError', answerUnparsable);
       await new Promise<void>((resolve, reject) => {
@@ -82,6 +90,8 @@ export function createApiServer(
     },
     async stop() {
       if (!server) return;
+      draining = true;
+      if (config.api.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.api.drainMs));
       const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
       server.closeIdleConnections();
       await closing;

@@ -39,6 +39,7 @@ const EnvSchema = z.object({
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   API_TRUST_PROXY: bool.default('false'),
   API_CURSOR_SECRET: z.string().min(16).default('development-cursor-secret-change-me'),
+  API_DRAIN_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(2_000).default(1_000),
   API_PUBLIC_URLS: csv.default('http://127.0.0.1:8080'),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
@@ -95,6 +96,8 @@ export interface Config {
     port: number;
     trustProxy: boolean;
     cursorSecret: string;
+    /** How long a stopping API keeps serving while it reports not-ready, so balancers move away first. */
+    drainMs: number;
     keyCacheMs: number;
     publicUrls: string[];
     rateLimit: { windowMs: number; limits: Record<string, number> };
@@ -149,6 +152,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       port: e.API_PORT,
       trustProxy: e.API_TRUST_PROXY,
       cursorSecret: e.API_CURSOR_SECRET,
+      drainMs: e.API_DRAIN_MS,
       keyCacheMs: e.API_KEY_CACHE_MS,
       publicUrls: e.API_PUBLIC_URLS,
       rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS, limits: e.RATE_LIMITS },

@@ -31,6 +31,8 @@ export interface ProjectorProcessOptions {
   env: Record<string, string>;
   /** stdout and stderr are appended here, never to the test's own output. */
   logFile: string;
+  /** Which process: the projector (default) or the API. */
+  entry?: 'projector' | 'api';
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,8 +52,11 @@ function baseEnv(): Record<string, string> {
 
 export async function startProjectorProcess(options: ProjectorProcessOptions): Promise<ProjectorProcess> {
   const port = await freePort();
-  const env = { ...baseEnv(), NODE_ENV: 'test', API_HOST: LOOPBACK, ...options.env, PROJECTOR_METRICS_PORT: String(port) };
-  const proc: ManagedProcess = spawnLogged(process.execPath, ['--import', 'tsx', 'services/projector.ts'], {
+  const entry = options.entry ?? 'projector';
+  // The probe port: the projector's metrics listener, or the API's own port.
+  const portVar = entry === 'api' ? 'API_PORT' : 'PROJECTOR_METRICS_PORT';
+  const env = { ...baseEnv(), NODE_ENV: 'test', API_HOST: LOOPBACK, ...options.env, [portVar]: String(port) };
+  const proc: ManagedProcess = spawnLogged(process.execPath, ['--import', 'tsx', `services/${entry}.ts`], {
     logFile: options.logFile,
     cwd: ROOT,
     env,
@@ -70,7 +75,7 @@ export async function startProjectorProcess(options: ProjectorProcessOptions): P
     exited: proc.exited,
     exitInfo: () => proc.exitInfo(),
     waitReady: (timeoutMs = 60_000) =>
-      waitUntil(ready, { what: `projector child (pid ${proc.pid}) /readyz`, timeoutMs, intervalMs: 100, processes: [proc] }),
+      waitUntil(ready, { what: `${entry} child (pid ${proc.pid}) /readyz`, timeoutMs, intervalMs: 100, processes: [proc] }),
     kill: (signal: NodeJS.Signals = 'SIGKILL') => proc.kill(signal),
     stop: (graceMs = 15_000) => stopProcess(proc, graceMs),
     tail: (lines = 40) => tailFile(options.logFile, lines),

@@ -62,6 +62,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
     REDIS_KEY_PREFIX: `t:${run}:`,
     CLICKHOUSE_PATH: join(dir, 'clickhouse'),
     API_PORT: '0',
+    API_DRAIN_MS: '0',
     BATCH_MAX_WAIT_MS: '50',
     SINK_RETRY_MAX_MS: '1000',
     ...options.env,
