@@ -10,6 +10,15 @@ import { ApiError } from './errors.js';
  */
 export type CursorKey = readonly (string | number)[];
 
+/** What each position of a cursor key must hold; `instant` is an ISO timestamp (a sort key column of DateTime64). */
+export type CursorField = 'string' | 'number' | 'instant';
+
+function fits(value: unknown, field: CursorField): boolean {
+  if (field === 'instant') return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+  if (field === 'number') return typeof value === 'number' && Number.isFinite(value);
+  return typeof value === 'string';
+}
+
 export interface CursorScope {
   integrationId: string;
   /** Which list: `sessions`, `user-sessions`, `events`, ... */
@@ -35,7 +44,7 @@ export function createCursorCodec(secret: string) {
       const body = Buffer.from(JSON.stringify({ v: 1, k: key } satisfies CursorBody)).toString('base64url');
       return `${body}.${sign(secret, scope, body).toString('base64url')}`;
     },
-    decode(scope: CursorScope, cursor: string, shape: readonly ('string' | 'number')[]): CursorKey {
+    decode(scope: CursorScope, cursor: string, shape: readonly CursorField[]): CursorKey {
       const [body, signature, extra] = cursor.split('.');
       if (!body || !signature || extra !== undefined) throw invalid('malformed');
       const given = Buffer.from(signature, 'base64url');
@@ -48,7 +57,7 @@ export function createCursorCodec(secret: string) {
         throw invalid('malformed');
       }
       const key = (parsed as Partial<CursorBody>)?.k;
-      if ((parsed as Partial<CursorBody>)?.v !== 1 || !Array.isArray(key) || key.length !== shape.length || key.some((v, i) => typeof v !== shape[i])) {
+      if ((parsed as Partial<CursorBody>)?.v !== 1 || !Array.isArray(key) || key.length !== shape.length || key.some((v, i) => !fits(v, shape[i]!))) {
         throw invalid('malformed');
       }
       return key as CursorKey;

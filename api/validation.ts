@@ -28,7 +28,8 @@ export function validationFailure(invalid: InvalidParts): ApiError {
         parameters: names,
       });
     }
-    const parameter = issue.path.length > 0 ? issue.path.join('.') : '(all)';
+    // The parameter itself, not the position inside it (`status`, not `status.0` for the first of a comma-separated list).
+    const parameter = issue.path.length > 0 ? String(issue.path[0]) : '(all)';
     return new ApiError(400, 'invalid_parameter', `${where} parameter ${parameter}: ${issue.message}`, {
       in: where,
       parameter,

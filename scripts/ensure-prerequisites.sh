@@ -9,6 +9,10 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The API tests render Swagger UI in headless Chromium and run the contract's Python sample.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+python3 -c 'import requests' >/dev/null 2>&1 || need_apt+=(python3-requests)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "installing ${need_apt[*]} (apt)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

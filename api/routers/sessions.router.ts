@@ -49,7 +49,7 @@ export function sessionRoutes(deps: RouterDeps) {
       const integrationId = integrationOf(ctx.state);
       const { limit, cursor, ...filters } = ctx.request.query;
       const scope = { integrationId, list: 'sessions', filters: canonicalFilters(filters) };
-      const after = cursor ? deps.cursors.decode(scope, cursor, ['string', 'string']) : null;
+      const after = cursor ? deps.cursors.decode(scope, cursor, ['instant', 'string']) : null;
       const rows = await listSessions(
         deps.readModel(),
         integrationId,
@@ -125,7 +125,7 @@ export function sessionRoutes(deps: RouterDeps) {
       const { limit, cursor, kind } = ctx.request.query;
       const model = deps.readModel();
       const scope = { integrationId, list: `events:${sessionId}`, filters: canonicalFilters({ kind }) };
-      const after = cursor ? deps.cursors.decode(scope, cursor, ['string', 'string', 'number']) : null;
+      const after = cursor ? deps.cursors.decode(scope, cursor, ['instant', 'string', 'number']) : null;
       if (!after && !(await loadSessionState(model, integrationId, sessionId))) throw notFound('session', sessionId);
       const rows = await listSessionEvents(model, integrationId, sessionId, {
         kind,

@@ -35,7 +35,7 @@ export function userRoutes(deps: RouterDeps) {
       const { userId } = ctx.request.params;
       const { limit, cursor } = ctx.request.query;
       const scope = { integrationId, list: `user-sessions:${userId}`, filters: canonicalFilters({}) };
-      const after = cursor ? deps.cursors.decode(scope, cursor, ['string', 'string']) : null;
+      const after = cursor ? deps.cursors.decode(scope, cursor, ['instant', 'string']) : null;
       const entries = await listUserSessions(
         deps.readModel(),
         integrationId,

@@ -43,15 +43,20 @@ export type Pagination = z.infer<typeof PaginationSchema>;
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A number in a query string, written in decimal. z.coerce.number() would also
+ * take '' and ' ' (as 0) and '0x10'; anything but a decimal stays a string and
+ * fails `schema` as the wrong type.
+ */
+export function decimalParam<T extends z.ZodTypeAny>(schema: T) {
+  return z.preprocess((value) => (typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value), schema);
+}
+
 /** Query parameters every list endpoint takes. */
 export const pageQueryFields = {
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_PAGE_SIZE)
-    .default(DEFAULT_PAGE_SIZE)
-    .openapi({ description: `Page size, 1-${MAX_PAGE_SIZE}` }),
+  limit: decimalParam(z.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE)).openapi({ description: `Page size, 1-${MAX_PAGE_SIZE}` }),
   cursor: z.string().min(1).max(512).optional().openapi({ description: 'The `nextCursor` of the previous page' }),
 };
 
@@ -63,10 +68,11 @@ const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?
 function isIsoInstant(s: string): boolean {
   const m = ISO_INSTANT.exec(s);
   if (!m || Number.isNaN(Date.parse(s))) return false;
-  const [year, month, day, hour = 0, minute = 0, second = 0, offsetHour = 0, offsetMinute = 0] = m.slice(1).map((f) => (f === undefined ? undefined : Number(f)));
-  const date = new Date(Date.UTC(2000, month! - 1, day));
-  date.setUTCFullYear(year!);
-  return date.getUTCMonth() === month! - 1 && date.getUTCDate() === day && hour <= 23 && minute <= 59 && second <= 59 && offsetHour <= 23 && offsetMinute <= 59;
+  const field = (i: number): number => Number(m[i] ?? 0);
+  const date = new Date(Date.UTC(2000, field(2) - 1, field(3)));
+  date.setUTCFullYear(field(1));
+  const [hour, minute, second, offsetHour, offsetMinute] = [field(4), field(5), field(6), field(7), field(8)];
+  return date.getUTCMonth() === field(2) - 1 && date.getUTCDate() === field(3) && hour <= 23 && minute <= 59 && second <= 59 && offsetHour <= 23 && offsetMinute <= 59;
 }
 
 /** An ISO-8601 instant in a query string, e.g. `since=2026-11-01T00:00:00Z` or a date `2026-11-01`. */

@@ -1,5 +1,5 @@
 import { ACTIVITY_KINDS, SESSION_STATUSES } from '../events/session-events.js';
-import { dataEnvelope, IsoDateTimeSchema, IsoInstantParam, listEnvelope, pageQueryFields } from './common.js';
+import { dataEnvelope, decimalParam, IsoDateTimeSchema, IsoInstantParam, listEnvelope, pageQueryFields } from './common.js';
 import { z } from './zod.js';
 
 export const SessionStatusEnum = z.enum(SESSION_STATUSES).openapi('SessionStatus', {
@@ -45,8 +45,8 @@ export const SessionListQuery = z
       .pipe(z.array(SessionStatusEnum).min(1).max(4))
       .optional()
       .openapi({ type: 'string', description: 'One or more statuses, comma-separated (e.g. `bot,suspicious`)' }),
-    minScore: z.coerce.number().min(0).max(1).optional(),
-    maxScore: z.coerce.number().min(0).max(1).optional(),
+    minScore: decimalParam(z.number().min(0).max(1)).optional(),
+    maxScore: decimalParam(z.number().min(0).max(1)).optional(),
     flag: z.string().regex(/^[a-z0-9_]{1,64}$/).optional().openapi({ description: 'Sessions carrying this detection flag' }),
     userId: z.string().min(1).max(128).optional(),
     course: z.string().min(1).max(300).optional().openapi({ description: 'A course id from /v1/courses' }),
