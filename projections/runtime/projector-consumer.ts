@@ -74,6 +74,23 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
 
   const grouper = new FlushGrouper(config, flushWithRetry);
 
+  /**
+   * A refused commit loses nothing: the batch's writes are idempotent and the
+   * partition replays from its last commit. But kafkajs 2.2.4 wraps a refusal
+   * such as UNKNOWN_MEMBER_ID (our member expired while the broker was down)
+   * as non-retriable and then stops the consumer for good (CRASH, restart:
+   * false): the process lived on, consuming nothing. Rethrown as retriable
+   * (and without a cause, where kafkajs would look for retriability), the
+   * consumer restarts and joins the group again.
+   */
+  async function commit(topic: string, partition: number, offset: string): Promise<void> {
+    try {
+      await consumer!.commitOffsets([{ topic, partition, offset }]);
+    } catch (error) {
+      throw new SinkError('kafka', `offset commit refused: ${error instanceof Error ? error.message : String(error)}`, true);
+    }
+  }
+
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
@@ -96,7 +113,7 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
       if (!payload.isRunning() || payload.isStale()) return; // partition revoked: the new owner replays from the last commit
       const last = chunk[chunk.length - 1]!;
       payload.resolveOffset(last.offset);
-      await consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+      await commit(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
       metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n));
     }
   }
@@ -110,7 +127,12 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
         heartbeatInterval: Math.min(3_000, Math.floor(config.sessionTimeoutMs / 3)),
         maxWaitTimeInMs: Math.max(10, Math.min(config.maxWaitMs, 500)),
         maxBytesPerPartition: Math.max(1024 * 1024, Math.floor(config.maxBytes / 2)),
-        retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+        // Few retries on purpose (about 2 s of backoff), then kafkajs crashes and restarts the consumer.
+        // kafkajs 2.2.4 keeps the group coordinator it joined with: commits and heartbeats go to that
+        // node id until the consumer rejoins, and when its broker dies they fail on every retry. With
+        // unbounded retries a worker held its batch in commitOffsets forever once the coordinator's
+        // broker was killed; a restart finds the new coordinator and replays from the last commit.
+        retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 10_000 },
       });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         joined = true;

@@ -74,7 +74,12 @@ export async function loadRedisDocs(redis: RedisClient, keys: RedisKeys, refs: r
   return out;
 }
 
-/** The ClickHouse states of these sessions; used when Redis has no document (e.g. Redis lost its data). */
+/**
+ * The ClickHouse states of these sessions; used when Redis has no document (e.g. Redis lost its data).
+ * The pair filter is exact but ClickHouse evaluates it row by row (`has(array, tuple)`), so on its own it
+ * reads every row of the integration; `session_id IN set` is what the indexes can use (the bloom filter
+ * here, the sort key in session_events), which keeps a batch's lookups from growing with the table.
+ */
 export async function loadClickHouseStates(
   clickhouse: ClickHouseGateway,
   tables: TableNames,
@@ -85,9 +90,11 @@ export async function loadClickHouseStates(
   const rows = await clickhouse.query<{ state: string }>(
     `SELECT state FROM ${tables.sessions} FINAL
      WHERE integration_id IN {integrations:Array(String)}
+       AND session_id IN {sessionIds:Array(String)}
        AND (integration_id, session_id) IN arrayMap(p -> (p[1], p[2]), {pairs:Array(Array(String))})`,
     {
       integrations: [...new Set(refs.map((r) => r.integrationId))],
+      sessionIds: [...new Set(refs.map((r) => r.sessionId))],
       pairs: refs.map((r) => [r.integrationId, r.sessionId]),
     },
   );
@@ -116,11 +123,13 @@ export async function loadSeenEvents(
     `SELECT integration_id, event_id, any(src_partition) AS src_partition, toString(any(src_offset)) AS src_offset
      FROM ${tables.session_events}
      WHERE integration_id IN {integrations:Array(String)}
+       AND session_id IN {sessionIds:Array(String)}
        AND (integration_id, session_id) IN arrayMap(p -> (p[1], p[2]), {pairs:Array(Array(String))})
        AND event_id IN {ids:Array(String)}
      GROUP BY integration_id, event_id`,
     {
       integrations: [...new Set(refs.map((r) => r.integrationId))],
+      sessionIds: [...new Set(refs.map((r) => r.sessionId))],
       pairs: refs.map((r) => [r.integrationId, r.sessionId]),
       ids: [...new Set(eventIds)],
     },

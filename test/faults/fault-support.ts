@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin } from 'kafkajs';
+import { AssignerProtocol, Partitioners, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { loadStats } from '../../projections/stats/stats.queries.js';
 import type { ClickHouseGateway } from '../../projections/store/clickhouse-gateway.js';
@@ -283,4 +283,126 @@ export function printScenarioTable(title: string, rows: readonly ScenarioRow[]):
   const line = (c: readonly string[]) => `| ${c.map((v, i) => v.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   console.log([`\n${title}`, line(header), rule, ...cells.map(line)].join('\n'));
+}
+
+/**
+ * A `sendBatch` that survives broker deaths without losing messages. kafkajs
+ * 2.2.4 can silently drop messages when one send spans several brokers and one
+ * of them dies mid-send (tulios/kafkajs#1303), so every send here holds one
+ * partition only (the default partitioner's choice, made up front), hence one
+ * leader. A send that fails is retried whole with a fresh producer until
+ * acknowledged: at-least-once, which the projections' dedup by event id absorbs.
+ */
+export interface LeaderSafePublisher {
+  sendBatch(batch: { topicMessages?: { topic: string; messages: Message[] }[] }): Promise<void>;
+  /** Messages acknowledged so far. */
+  sent(): number;
+  /** Sends that failed and went again. */
+  retriedSends(): number;
+  stop(): Promise<void>;
+}
+
+export function leaderSafePublisher(kafka: Kafka, partitionsOf: (topic: string) => number, timeoutMs = 120_000): LeaderSafePublisher {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const metadata = (n: number) => Array.from({ length: n }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [], isr: [] }));
+  let producer: Producer | null = null;
+  let sent = 0;
+  let retried = 0;
+  const open = async (): Promise<Producer> => {
+    if (producer) return producer;
+    const p = kafka.producer({ allowAutoTopicCreation: false });
+    await p.connect();
+    producer = p;
+    return p;
+  };
+  const sendOne = (topic: string, partition: number, messages: Message[]) =>
+    eventually(
+      async () => {
+        try {
+          await (await open()).send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, partition })) });
+          return true;
+        } catch (error) {
+          retried += 1;
+          const broken = producer;
+          producer = null;
+          await broken?.disconnect().catch(() => undefined);
+          throw error;
+        }
+      },
+      { timeoutMs, intervalMs: 250, what: `a send to ${topic}[${partition}] acknowledged` },
+    );
+  return {
+    async sendBatch({ topicMessages = [] }) {
+      for (const { topic, messages } of topicMessages) {
+        const partitionMetadata = metadata(partitionsOf(topic));
+        const byPartition = new Map<number, Message[]>();
+        for (const message of messages) {
+          const p = partitioner({ topic, partitionMetadata, message });
+          byPartition.set(p, [...(byPartition.get(p) ?? []), message]);
+        }
+        for (const [partition, list] of [...byPartition].sort(([a], [b]) => a - b)) {
+          await sendOne(topic, partition, list);
+          sent += list.length;
+        }
+      }
+    },
+    sent: () => sent,
+    retriedSends: () => retried,
+    stop: async () => producer?.disconnect().catch(() => undefined),
+  };
+}
+
+/** The members of a consumer group by client id, with the partitions of `topic` each holds. */
+export async function groupMembers(admin: Admin, groupId: string, topic: string): Promise<{ state: string; members: Record<string, number[]> }> {
+  const { groups } = await admin.describeGroups([groupId]);
+  const group = groups[0];
+  const members: Record<string, number[]> = {};
+  for (const m of group?.members ?? []) {
+    const assignment = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
+    members[m.clientId] = [...(members[m.clientId] ?? []), ...(assignment?.assignment[topic] ?? [])].sort((a, b) => a - b);
+  }
+  return { state: group?.state ?? 'Unknown', members };
+}
+
+/** Sum of every series of a counter or gauge in a child's Prometheus /metrics (0 when absent). */
+export async function scrapeMetric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((n, line) => n + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
+export interface TopicMessage {
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/**
+ * Every message of `topic` up to its current high watermarks, read by a
+ * throwaway consumer group. `maxBytesPerPartition` must exceed the largest
+ * record batch (oversized dead letters are one batch each, up to ~1 MiB).
+ */
+export async function readTopic(kafka: Kafka, admin: Admin, topic: string, maxBytesPerPartition = 4 * 1024 * 1024): Promise<TopicMessage[]> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const total = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  const seen = new Map<string, TopicMessage>();
+  const consumer = kafka.consumer({ groupId: `reader-${topic}-${Date.now()}`, maxBytesPerPartition, maxBytes: 4 * maxBytesPerPartition });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v ?? '')]));
+      seen.set(`${partition}/${message.offset}`, { partition, offset: message.offset, key: message.key, value: message.value, headers });
+    },
+  });
+  try {
+    await eventually(() => seen.size, { until: (n) => n >= total, timeoutMs: 90_000, what: `all ${total} messages of ${topic}` });
+    return [...seen.values()];
+  } finally {
+    await consumer.disconnect();
+  }
 }
