@@ -1,0 +1,137 @@
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnLogged, stopProcess, tailFile, waitUntil, type ManagedProcess } from '../provision/processes.js';
+import type { BenchEnvironment } from './environment.js';
+import { httpGet } from './stats.js';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Child {
+  name: string;
+  pid: number;
+  proc: ManagedProcess;
+  /** Resolves once the child has exited; SIGTERM first so it shuts down (and writes its CPU profile). */
+  stop(): Promise<void>;
+  logTail(): Promise<string>;
+}
+
+export interface ChildOptions {
+  /** Where `node --cpu-prof` writes this child's profile; no profiling when absent. */
+  profileDir?: string | undefined;
+  /** Command-line arguments for the entry point. */
+  args?: string[];
+}
+
+/**
+ * Runs a TypeScript entry point as its own Node process the way the image runs
+ * services (`node --import tsx <entry>`), with stdout/stderr in a log file in
+ * the run directory, in its own process group, killed if the harness dies.
+ */
+export function spawnChild(env: BenchEnvironment, name: string, entry: string, extraEnv: Record<string, string>, options: ChildOptions = {}): Child {
+  const args = ['--import', 'tsx', entry, ...(options.args ?? [])];
+  if (options.profileDir) {
+    // One directory per child: Node writes one profile per thread (tsx's loader hooks run in a thread of their own).
+    const dir = join(options.profileDir, name);
+    mkdirSync(dir, { recursive: true });
+    args.unshift('--cpu-prof', `--cpu-prof-dir=${dir}`);
+  }
+  const logFile = join(env.dir, `${name}.log`);
+  const proc = spawnLogged(process.execPath, args, { logFile, cwd: REPO_ROOT, env: { ...env.childEnv, ...extraEnv } });
+  if (proc.pid === undefined) throw new Error(`could not start ${name}`);
+  return {
+    name,
+    pid: proc.pid,
+    proc,
+    async stop() {
+      await stopProcess(proc, 20_000);
+    },
+    logTail: () => tailFile(logFile, 30),
+  };
+}
+
+/** Waits until `url` answers 200, failing with the child's log tail if it exits first. */
+export async function waitHttpReady(child: Child, url: string, timeoutMs = 60_000): Promise<void> {
+  await waitUntil(async () => (await httpGet(url)).status === 200, {
+    what: `${child.name} at ${url}`,
+    timeoutMs,
+    intervalMs: 100,
+    processes: [child.proc],
+  });
+}
+
+/** Fails with the child's log when it has exited: a dead child must not look like a slow one. */
+export async function assertAlive(child: Child): Promise<void> {
+  const exit = child.proc.exitInfo();
+  if (exit) throw new Error(`${child.name} exited (code ${exit.code}, signal ${exit.signal}):\n${await child.logTail()}`);
+}
+
+/** Current and peak resident set size of a process, in MB, from /proc (Linux). */
+export async function readRss(pid: number): Promise<{ rssMb: number; hwmMb: number } | null> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 'NaN');
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Samples the RSS of the watched children every 200 ms and keeps the peak
+ * per process and per phase. The kernel's own high-water mark (VmHWM) is read
+ * too, so a spike between two samples is not missed in the overall peak.
+ */
+export class MemoryMonitor {
+  private readonly watched = new Map<string, number>();
+  private readonly peaks: Record<string, Record<string, number>> = {};
+  private readonly hwm: Record<string, number> = {};
+  private phase = 'setup';
+  private readonly timer: NodeJS.Timeout;
+
+  constructor() {
+    this.timer = setInterval(() => void this.sample(), 200);
+    this.timer.unref();
+  }
+
+  watch(role: string, child: Child): void {
+    this.watched.set(role, child.pid);
+  }
+
+  /** Takes a last sample of the role (call before stopping its process). */
+  async release(role: string): Promise<void> {
+    await this.sample();
+    this.watched.delete(role);
+  }
+
+  async enter(phase: string): Promise<void> {
+    await this.sample();
+    this.phase = phase;
+  }
+
+  /** Peak MB per role: per phase and overall (the larger of the sampled peak and the kernel's VmHWM). */
+  report(): Record<string, { peakMb: number; byPhase: Record<string, number> }> {
+    const out: Record<string, { peakMb: number; byPhase: Record<string, number> }> = {};
+    for (const [role, byPhase] of Object.entries(this.peaks)) {
+      const sampled = Math.max(0, ...Object.values(byPhase));
+      const hwm = this.hwm[role] ?? 0;
+      out[role] = { peakMb: Math.round(Math.max(sampled, hwm)), byPhase: Object.fromEntries(Object.entries(byPhase).map(([k, v]) => [k, Math.round(v)])) };
+    }
+    return out;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async sample(): Promise<void> {
+    for (const [role, pid] of this.watched) {
+      const rss = await readRss(pid);
+      if (!rss) continue;
+      const byPhase = (this.peaks[role] ??= {});
+      byPhase[this.phase] = Math.max(byPhase[this.phase] ?? 0, rss.rssMb);
+      this.hwm[role] = Math.max(this.hwm[role] ?? 0, rss.hwmMb);
+    }
+  }
+}

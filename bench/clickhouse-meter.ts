@@ -1,0 +1,82 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A pass-through HTTP proxy in front of the ClickHouse endpoint that times
+ * every statement the children send, by kind (`INSERT sessions`, `SELECT …
+ * FROM sessions FINAL`, ...). It answers "what bounds the projector": how much
+ * of a batch is spent waiting for ClickHouse, on which statements. It adds one
+ * loopback hop (well under a millisecond) to each request.
+ */
+export interface ClickHouseMeter {
+  url: string;
+  /** Totals per statement kind since the last call, largest first. */
+  take(): Record<string, { count: number; totalMs: number; meanMs: number; maxMs: number }>;
+  stop(): Promise<void>;
+}
+
+/** A short, stable label: the verb and the first table named, so parameters and row counts do not split it. */
+export function statementKind(sql: string): string {
+  const text = sql.replace(/\s+/g, ' ').trim();
+  const insert = /^INSERT INTO\s+`?([\w.]+)/i.exec(text);
+  if (insert) return `INSERT ${insert[1]}`;
+  const from = /\bFROM\s+`?([\w.]+)`?(\s+FINAL)?/i.exec(text);
+  const verb = /^(\w+)/.exec(text)?.[1]?.toUpperCase() ?? '?';
+  return from ? `${verb} ${from[1]}${from[2] ? ' FINAL' : ''}` : verb;
+}
+
+export async function startClickHouseMeter(target: string): Promise<ClickHouseMeter> {
+  const upstream = new URL(target);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  let totals = new Map<string, { count: number; totalMs: number; maxMs: number }>();
+
+  const server = http.createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const url = new URL(req.url ?? '/', target);
+      // The client sends an INSERT's statement in the URL and a query's in the body.
+      const sql = url.searchParams.get('query') ?? (req.headers['content-encoding'] ? '' : body.subarray(0, 400).toString('utf8'));
+      const kind = sql ? statementKind(sql) : url.pathname;
+      const started = performance.now();
+      const forward = http.request(
+        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers, agent },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          answer.on('end', () => {
+            const ms = performance.now() - started;
+            const t = totals.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0 };
+            totals.set(kind, { count: t.count + 1, totalMs: t.totalMs + ms, maxMs: Math.max(t.maxMs, ms) });
+          });
+        },
+      );
+      forward.on('error', (error) => {
+        res.writeHead(502).end(String(error));
+      });
+      forward.end(body);
+    });
+  });
+  server.keepAliveTimeout = 10_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    take() {
+      const out = Object.fromEntries(
+        [...totals]
+          .sort(([, a], [, b]) => b.totalMs - a.totalMs)
+          .map(([k, t]) => [k, { count: t.count, totalMs: Math.round(t.totalMs), meanMs: Math.round((t.totalMs / t.count) * 10) / 10, maxMs: Math.round(t.maxMs) }]),
+      );
+      totals = new Map();
+      return out;
+    },
+    async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      agent.destroy();
+      await closed;
+    },
+  };
+}

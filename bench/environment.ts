@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { pino, type Logger } from 'pino';
+import { startKafkaBroker } from '../provision/kafka-broker.js';
+import { startRedisServer } from '../provision/redis-server.js';
+import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
+import type { RedisClient } from '../projections/store/redis-client.js';
+import { createHttpGateway } from '../services/clickhouse/http-driver.js';
+import { migrate } from '../services/clickhouse/migrations.js';
+import { loadConfig, type Config } from '../services/config.js';
+import { createKafka, ensureTopics } from '../services/kafka.js';
+import { createRedis } from '../services/redis.js';
+import { startClickHouseHttpEndpoint } from '../test/support/clickhouse-http-endpoint.js';
+import { startClickHouseMeter, type ClickHouseMeter } from './clickhouse-meter.js';
+import { log } from './progress.js';
+
+/**
+ * The real services of one run: a Kafka broker and a redis-server on free
+ * ports, and the ClickHouse engine (chdb) in a temp dir served over the
+ * ClickHouse HTTP protocol. The engine lives in this (the harness) process and
+ * the projector and API run as child processes with CLICKHOUSE_DRIVER=http:
+ * that is the scale-out shape (ClickHouse is a server, not inside the
+ * projector), and it is the only way both children can share one engine,
+ * since chdb lets one process open a data path at a time.
+ */
+export interface BenchEnvironment {
+  run: string;
+  dir: string;
+  config: Config;
+  /** The environment every child process starts with. */
+  childEnv: NodeJS.ProcessEnv;
+  logger: Logger;
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  /** The harness's own ClickHouse client: the same driver and endpoint the children use. */
+  clickhouse: ClickHouseGateway;
+  /** Times every statement on its way to the engine (children and harness alike). */
+  clickhouseMeter: ClickHouseMeter;
+  redis: RedisClient;
+  /** The service processes, for CPU accounting (the harness process hosts the ClickHouse engine). */
+  servicePids(): Record<string, number | undefined>;
+  stop(): Promise<void>;
+}
+
+/** High enough that the rate limiter counts every request but never refuses one. */
+export const BENCH_RATE_LIMITS = 'free=60,starter=300,pro=1200,enterprise=1000000000';
+
+export async function startEnvironment(extraChildEnv: Record<string, string> = {}): Promise<BenchEnvironment> {
+  const run = randomBytes(3).toString('hex');
+  const dir = await mkdtemp(join(tmpdir(), 'notai-bench-'));
+  // BENCH_KEEP_DIR=1 keeps the run directory (child logs, ClickHouse data) for a post-mortem.
+  const keep = process.env.BENCH_KEEP_DIR === '1';
+  const stops: (() => Promise<void>)[] = [async () => (keep ? log(`run directory kept: ${dir}`) : rm(dir, { recursive: true, force: true }))];
+  const stop = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch((err: unknown) => log(`cleanup step failed: ${String(err)}`));
+  };
+  try {
+    const started = performance.now();
+    const [broker, redisServer, endpoint] = await Promise.all([
+      startKafkaBroker({ log: (m) => log(`kafka: ${m}`) }),
+      startRedisServer(),
+      startClickHouseHttpEndpoint({ path: join(dir, 'clickhouse') }),
+    ]);
+    stops.push(() => broker.stop(), () => redisServer.stop(), () => endpoint.stop());
+    const clickhouseMeter = await startClickHouseMeter(endpoint.url);
+    stops.push(() => clickhouseMeter.stop());
+    log(`services up in ${Math.round(performance.now() - started)} ms: kafka ${broker.brokers.join(',')}, ${redisServer.url}, clickhouse ${endpoint.url}`);
+
+    const childEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: 'production',
+      // BENCH_LOG_LEVEL=info shows the children's start-up and batch logs (in <run dir>/<child>.log) when diagnosing.
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      KAFKA_BROKERS: broker.brokers.join(','),
+      KAFKA_TOPIC_NAMESPACE: `bench.${run}.`,
+      KAFKA_GROUP_ID: `projector-${run}`,
+      // The production default: six partitions, so the projector's group commit spans several fetches.
+      KAFKA_TOPIC_PARTITIONS: '6',
+      REDIS_URL: redisServer.url,
+      REDIS_KEY_PREFIX: `b:${run}:`,
+      CLICKHOUSE_DRIVER: 'http',
+      CLICKHOUSE_URL: clickhouseMeter.url,
+      API_HOST: '127.0.0.1',
+      API_CURSOR_SECRET: `bench-cursor-secret-${run}`,
+      RATE_LIMITS: BENCH_RATE_LIMITS,
+      ...extraChildEnv,
+    };
+    // A cluster setting from the caller's shell would point the children at topologies this run does not have.
+    delete childEnv.REDIS_CLUSTER_NODES;
+    delete childEnv.CLICKHOUSE_CLUSTER;
+    const config = loadConfig(childEnv);
+    // kafkajs logs transient errors it retries (leader moves right after topic creation); the harness fails loudly on real ones.
+    const logger = pino({ level: 'fatal' });
+    const kafkaConfig = { ...config.kafka, brokers: config.kafka.brokers ?? [] };
+    const kafka = createKafka(kafkaConfig, logger);
+    const admin = kafka.admin();
+    await admin.connect();
+    stops.push(() => admin.disconnect());
+    await ensureTopics(admin, kafkaConfig);
+    // Generous: bulk statements on a loaded 2-core machine can take minutes. (The client warns about long timeouts; harmless here.)
+    const clickhouse = createHttpGateway({ url: clickhouseMeter.url, username: 'default', password: '', database: 'default', requestTimeoutMs: 300_000 });
+    stops.push(() => clickhouse.close());
+    await migrate(clickhouse, 1, logger);
+    const redis = createRedis(config.redis);
+    stops.push(async () => redis.disconnect());
+    // Plain acks=all producer; no idempotence needed for generated data, and in-flight batches keep loading fast.
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    stops.push(() => producer.disconnect());
+    const servicePids = () => ({ 'harness+clickhouse': process.pid, kafka: broker.pid, redis: redisServer.pid });
+    return { run, dir, config, childEnv, logger, kafka, admin, producer, clickhouse, clickhouseMeter, redis, servicePids, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Sum of the committed offsets of a group on a topic (what it has durably processed). */
+export async function committedTotal(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+}
+
+/** Sum of the high watermarks of a topic: a group that committed this much has read everything produced so far. */
+export async function topicTotal(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+}

@@ -1,0 +1,249 @@
+import type { Consumer, Message } from 'kafkajs';
+import { createTrafficGenerator, MEAN_EVENTS_PER_SESSION } from '../../services/simulator/traffic.js';
+import { assertAlive } from '../children.js';
+import { addFigure, authHeaders, type BenchContext } from '../context.js';
+import { describeCpu, measureCpu, type CpuShare } from '../cpu.js';
+import { BIG_INTEGRATION, nextMessage, sessionsPerSecondFor } from '../dataset.js';
+import { committedTotal, topicTotal } from '../environment.js';
+import { log, task } from '../progress.js';
+import { startRawConsumer } from '../raw-kafka.js';
+import { round } from '../results.js';
+import { httpGet, sleep, summarize, type Summary } from '../stats.js';
+import { batchesBetween, projectorStats } from './ingest.js';
+
+/** 20 batches a second: smooth enough that the rate is sustained, not bursty. */
+const TICK_MS = 50;
+/**
+ * Probes per second. Most are updates to sessions already visible (the
+ * common case: 22 of a session's 23 events are updates), whose polls are
+ * answered from Redis. A few are new sessions: every poll before one appears
+ * misses Redis and falls through to a ClickHouse lookup, so many of those
+ * would load the engine the projector writes to and measure the poller.
+ */
+const UPDATE_PROBES_PER_SECOND = 5;
+const NEW_PROBES_PER_SECOND = 0.5;
+/** An update is probed only once its session's first event is this old, so the session is already visible. */
+const SETTLED_MS = 2_000;
+/** Sessions stay open this long in publish time, so they have events to probe once settled. */
+const SESSION_SPAN_S = 6;
+const POLL_MS = 20;
+/** New-session probes poll more gently: each 404 costs the engine a `SELECT … FROM sessions FINAL` lookup. */
+const NEW_POLL_MS = 100;
+const PROBE_TIMEOUT_MS = 30_000;
+
+interface Probe {
+  kind: 'new' | 'update';
+  sessionId: string;
+  eventId: string;
+  /** The probed event's occurredAt (ms): an update is visible once the session's updatedAt reaches it. */
+  occurredAtMs: number;
+  sentAt: number;
+  /** When a plain kafkajs consumer first saw the probed message (the transport floor). */
+  consumedAt?: number;
+  /** When GET /v1/sessions/{id} first showed the event. */
+  visibleAt?: number;
+  polls: number;
+}
+
+interface KindStats {
+  probes: number;
+  missing: number;
+  pollsPerProbe: number;
+  api: Summary;
+  raw: Summary;
+}
+
+interface Pass {
+  rate: number;
+  achieved: number;
+  updates: KindStats;
+  newSessions: KindStats;
+  projectorBatches: ReturnType<typeof batchesBetween> | null;
+  cpu: CpuShare;
+}
+
+/** Probes of the open pass by session id; the raw consumer marks them as it reads. */
+const open = new Map<string, Probe>();
+
+function stats(all: readonly Probe[], kind: Probe['kind']): KindStats {
+  const probes = all.filter((p) => p.kind === kind);
+  return {
+    probes: probes.length,
+    missing: probes.filter((p) => p.visibleAt === undefined).length,
+    pollsPerProbe: round(probes.reduce((a, p) => a + p.polls, 0) / Math.max(1, probes.length), 1),
+    api: summarize(probes.filter((p) => p.visibleAt !== undefined).map((p) => p.visibleAt! - p.sentAt)),
+    raw: summarize(probes.filter((p) => p.consumedAt !== undefined).map((p) => p.consumedAt! - p.sentAt)),
+  };
+}
+
+/**
+ * One pass: `seconds` of simulator traffic at `rate` into the big integration
+ * (live traffic on a tenant with history), probes sampled as described above,
+ * each polled until the API shows it.
+ */
+async function pass(ctx: BenchContext, rate: number, seconds: number, seed: number): Promise<Pass> {
+  const { env } = ctx;
+  const api = ctx.api!;
+  const key = ctx.keys[BIG_INTEGRATION] ?? '';
+  const topic = env.config.kafka.topics.sessions;
+  const sessionsPerSecond = sessionsPerSecondFor(rate);
+  const concurrency = Math.max(16, Math.round((SESSION_SPAN_S * rate) / MEAN_EVENTS_PER_SESSION));
+  const source = createTrafficGenerator({ seed, integrationIds: [BIG_INTEGRATION], startAt: new Date(), sessionsPerSecond, concurrency }).messages();
+  const newEvery = Math.max(1, Math.round(sessionsPerSecond / NEW_PROBES_PER_SECOND));
+  const updateEvery = Math.max(1, Math.round(rate / UPDATE_PROBES_PER_SECOND));
+  const perTick = Math.max(1, Math.round((rate * TICK_MS) / 1000));
+  const ticks = Math.round((seconds * 1000) / TICK_MS);
+  const all: Probe[] = [];
+  const startedAt = new Map<string, number>();
+  const polls: Promise<void>[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  const progress = task(`freshness @ ${rate} events/s`, ticks * perTick, 'events');
+  const cpu = await measureCpu({ projector: ctx.projector?.pid, api: api.child.pid, ...env.servicePids() });
+  const before = ctx.projectorMetricsUrl ? await projectorStats(ctx.projectorMetricsUrl) : null;
+
+  const shows = (body: string, probe: Probe): boolean => {
+    if (probe.kind === 'new') return true;
+    const updatedAt = (JSON.parse(body) as { data?: { updatedAt?: string } }).data?.updatedAt;
+    return updatedAt !== undefined && Date.parse(updatedAt) >= probe.occurredAtMs;
+  };
+  const poll = async (probe: Probe): Promise<void> => {
+    while (performance.now() < probe.sentAt + PROBE_TIMEOUT_MS) {
+      probe.polls += 1;
+      const answer = await httpGet(`${api.url}/v1/sessions/${probe.sessionId}`, authHeaders(key));
+      if (answer.status === 200 && shows(answer.body, probe)) {
+        probe.visibleAt = performance.now();
+        break;
+      }
+      if (answer.status !== 200 && answer.status !== 404) throw new Error(`GET /v1/sessions/${probe.sessionId} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+      // Every 20 ms at first, then every 5% of the time waited: the error stays under 20 ms or 5%, and a slow
+      // system is not also buried under the poller's own requests.
+      await sleep(Math.max(probe.kind === 'new' ? NEW_POLL_MS : POLL_MS, (performance.now() - probe.sentAt) / 20));
+    }
+    if (open.get(probe.sessionId) === probe) open.delete(probe.sessionId);
+  };
+
+  const started = performance.now();
+  let sent = 0;
+  let sessions = 0;
+  for (let tick = 0; tick < ticks; tick++) {
+    const wait = started + tick * TICK_MS - performance.now();
+    if (wait > 0) await sleep(wait);
+    const now = performance.now();
+    const messages: Message[] = [];
+    const fresh: Probe[] = [];
+    for (let i = 0; i < perTick; i++) {
+      const { event, key: messageKey, value } = nextMessage(source);
+      messages.push({ key: messageKey, value });
+      const candidate = { sessionId: event.sessionId, eventId: event.eventId, occurredAtMs: Date.parse(event.occurredAt), sentAt: 0, polls: 0 };
+      if (event.type === 'session.started') {
+        startedAt.set(event.sessionId, now);
+        if (sessions++ % newEvery === 0) fresh.push({ kind: 'new', ...candidate });
+      } else if ((sent + i) % updateEvery === 0 && now - (startedAt.get(event.sessionId) ?? now) >= SETTLED_MS && !open.has(event.sessionId)) {
+        fresh.push({ kind: 'update', ...candidate });
+      }
+    }
+    const sentAt = performance.now();
+    for (const probe of fresh) {
+      probe.sentAt = sentAt;
+      open.set(probe.sessionId, probe);
+      all.push(probe);
+    }
+    const send = env.producer.send({ topic, acks: -1, messages }).finally(() => inFlight.delete(send));
+    send.catch(() => undefined);
+    inFlight.add(send);
+    for (const probe of fresh) polls.push(poll(probe));
+    sent += messages.length;
+    // A producer that cannot keep up shows as a lower achieved rate, never as a pile of unsent batches.
+    if (inFlight.size >= 8) await Promise.race(inFlight);
+    progress.update(sent, `${all.length} probes`);
+  }
+  await Promise.all(inFlight);
+  const achieved = round(sent / ((performance.now() - started) / 1000), 0);
+  await Promise.all(polls);
+  const share = await cpu();
+  const projectorBatches = ctx.projectorMetricsUrl ? batchesBetween(before, await projectorStats(ctx.projectorMetricsUrl)) : null;
+  const result: Pass = { rate, achieved, updates: stats(all, 'update'), newSessions: stats(all, 'new'), projectorBatches, cpu: share };
+  const missing = result.updates.missing + result.newSessions.missing;
+  progress.done(`${achieved} events/s achieved; p99 ${result.updates.api.p99} ms${missing ? `, ${missing} probes never visible` : ''}`);
+  return result;
+}
+
+/** Waits until the projector has committed everything produced (a backlog must not leak into the next phase). */
+async function drain(ctx: BenchContext, timeoutMs: number): Promise<number> {
+  const { env } = ctx;
+  const topic = env.config.kafka.topics.sessions;
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    const lag = (await topicTotal(env.admin, topic)) - (await committedTotal(env.admin, env.config.kafka.groupId, topic));
+    if (lag <= 0) return round((performance.now() - started) / 1000, 1);
+    await sleep(250);
+  }
+  log(`WARNING: the projector still lags after ${timeoutMs / 1000} s`);
+  return Number.NaN;
+}
+
+function figures(ctx: BenchContext, p: Pass, label: string, target: boolean): void {
+  const batches = p.projectorBatches ? `; projector batches ${p.projectorBatches.meanBatchMessages} msgs in ${p.projectorBatches.meanBatchMs} ms` : '';
+  const note = `${p.updates.probes} probes, ${p.achieved} events/s achieved${batches}; cores busy: ${describeCpu(p.cpu)}`;
+  const limit = target ? { target: { on: 'value' as const, op: '<=' as const, limit: 1_000 } } : {};
+  addFigure(ctx, { bench: 'freshness', metric: `${label} p50`, unit: 'ms', value: p.updates.api.p50, baseline: { label: 'raw consumer', value: p.updates.raw.p50 }, note });
+  addFigure(ctx, { bench: 'freshness', metric: `${label} p99`, unit: 'ms', value: p.updates.api.p99, baseline: { label: 'raw consumer', value: p.updates.raw.p99 }, ...limit, note: `${p.updates.missing} probes never visible` });
+  addFigure(ctx, {
+    bench: 'freshness',
+    metric: `${label} new-session p99`,
+    unit: 'ms',
+    value: p.newSessions.api.p99,
+    baseline: { label: 'raw consumer', value: p.newSessions.raw.p99 },
+    ...limit,
+    note: `${p.newSessions.probes} probes, p50 ${p.newSessions.api.p50} ms, ${p.newSessions.missing} never visible`,
+  });
+}
+
+/**
+ * Produce → visible through the API at the stated rate; when that rate is
+ * beyond what the projector carried in the ingest run, first a pass at half
+ * that capacity, so the figures show the pipeline's latency as well as the
+ * overload's. Baseline: the same probes seen by a plain kafkajs consumer.
+ */
+export async function runFreshness(ctx: BenchContext): Promise<void> {
+  const { env, options } = ctx;
+  const { freshnessRate: rate, freshnessSeconds: seconds } = options.sizes;
+  if (!ctx.api || !ctx.projector) throw new Error('freshness needs the API and the projector running');
+  const raw: Consumer = await startRawConsumer(env.kafka, {
+    groupId: `fresh-raw-${env.run}`,
+    topic: env.config.kafka.topics.sessions,
+    partitions: env.config.kafka.topicPartitions,
+    fromBeginning: false,
+    onBatch: (batch) => {
+      const now = performance.now();
+      for (const m of batch.messages) {
+        const probe = m.key ? open.get(m.key.toString()) : undefined;
+        if (probe && probe.consumedAt === undefined && m.value?.includes(probe.eventId)) probe.consumedAt = now;
+      }
+    },
+  });
+  const capacity = ctx.projectorEventsPerSecond ?? Number.POSITIVE_INFINITY;
+  const passes: Record<string, Pass> = {};
+  try {
+    if (rate > 0.6 * capacity) {
+      const easy = Math.max(100, Math.round(capacity / 2 / 100) * 100);
+      passes.sustainable = await pass(ctx, easy, Math.min(seconds, 20), options.seed + 2);
+      figures(ctx, passes.sustainable, `@ ${easy}/s (½ capacity)`, false);
+      await drain(ctx, 120_000);
+    }
+    passes.stated = await pass(ctx, rate, seconds, options.seed + 1);
+    figures(ctx, passes.stated, `@ ${rate}/s`, true);
+  } finally {
+    await raw.disconnect();
+  }
+  const drainSeconds = await drain(ctx, 300_000);
+  await assertAlive(ctx.projector);
+  ctx.details.freshness = { ...passes, projectorCapacityFromIngest: round(capacity, 0), backlogDrainedInSeconds: drainSeconds };
+  ctx.method.freshness =
+    `Simulator traffic in ${TICK_MS} ms batches into the big integration (live traffic on a tenant with history) while services/api.ts and services/projector.ts run as children: ` +
+    `${seconds} s at ${rate} events/s, preceded by a pass at half the projector's ingest throughput when ${rate} exceeds 60% of it. ` +
+    `Probes: ~${UPDATE_PROBES_PER_SECOND}/s events of sessions whose first event is ≥ ${SETTLED_MS} ms old (visible when the session's updatedAt reaches the event's time) ` +
+    `and ~${NEW_PROBES_PER_SECOND}/s new sessions (visible when GET answers 200; each miss falls through to a ClickHouse lookup, hence few and polled every ${NEW_POLL_MS} ms). ` +
+    `Latency = from handing the probe's batch to the producer until GET /v1/sessions/{id} shows it, polled every ${POLL_MS} ms (updates) or 5% of the time waited, whichever is longer. ` +
+    `Baseline: the same probes seen by a plain kafkajs consumer. Afterwards the harness waits for the projector to drain any backlog (${drainSeconds} s).`;
+}

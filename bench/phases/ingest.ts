@@ -1,0 +1,184 @@
+import { join } from 'node:path';
+import { tableNames } from '../../projections/store/table-set.js';
+import { generationGroupId } from '../../services/projector-worker.js';
+import { freePort } from '../../provision/free-port.js';
+import { assertAlive, REPO_ROOT, spawnChild, waitHttpReady, type Child } from '../children.js';
+import { addFigure, type BenchContext } from '../context.js';
+import { describeCpu, measureCpu } from '../cpu.js';
+import { INGEST_INTEGRATIONS, preloadTraffic } from '../dataset.js';
+import { committedTotal, topicTotal } from '../environment.js';
+import { log, task } from '../progress.js';
+import { round } from '../results.js';
+import { httpGet, sleep } from '../stats.js';
+
+export interface Consumption {
+  eventsPerSecond: number;
+  /** Wall time spent waiting on ClickHouse statements (summed over requests) per second of the run. */
+  clickhouseBusy: number;
+  clickhouse: ReturnType<BenchContext['env']['clickhouseMeter']['take']>;
+  /** From spawn to the last offset committed (includes process start and group join). */
+  wallSeconds: number;
+  cpu: Record<string, { cpuSeconds: number; coresBusy: number }>;
+}
+
+const POLL_MS = 50;
+
+/**
+ * Throughput of a consumer group over a topic, observed from outside by its
+ * committed offsets, the same way for the projector and the raw consumer:
+ * (last committed − first committed seen) / (time between those two
+ * observations). Process start and group join are left out for both; each
+ * end is seen within one poll (50 ms).
+ */
+export async function measureConsumption(ctx: BenchContext, child: Child, groupId: string, label: string): Promise<Consumption> {
+  const { env } = ctx;
+  const topic = env.config.kafka.topics.sessions;
+  const total = await topicTotal(env.admin, topic);
+  const spawnedAt = performance.now();
+  const cpu = await measureCpu({ [child.name]: child.pid, ...env.servicePids() });
+  env.clickhouseMeter.take();
+  const progress = task(label, total, 'events');
+  let first: { at: number; committed: number } | null = null;
+  const deadline = Date.now() + 120_000 + total * 2;
+  for (;;) {
+    // Read before the liveness check: a tool that exits once it has caught up (services/rebuild.ts) is done, not dead.
+    const exitedBefore = child.proc.exitInfo() !== undefined;
+    const committed = await committedTotal(env.admin, groupId, topic).catch(() => 0);
+    const at = performance.now();
+    if (committed > 0 && first === null) first = { at, committed };
+    progress.update(committed, first ? `${Math.round((committed - first.committed) / Math.max(0.001, (at - first.at) / 1000)).toLocaleString('en-US')} events/s` : 'joining');
+    if (committed >= total) {
+      const span = first && first.committed < total ? { events: committed - first.committed, seconds: (at - first.at) / 1000 } : { events: committed, seconds: (at - spawnedAt) / 1000 };
+      const eventsPerSecond = span.events / span.seconds;
+      const share = await cpu();
+      const clickhouse = env.clickhouseMeter.take();
+      const wallSeconds = (at - spawnedAt) / 1000;
+      const clickhouseBusy = round(Object.values(clickhouse).reduce((a, t) => a + t.totalMs, 0) / 1000 / wallSeconds, 2);
+      progress.done(`${Math.round(eventsPerSecond).toLocaleString('en-US')} events/s; cores busy: ${describeCpu(share)}; ClickHouse busy ${clickhouseBusy}`);
+      return { eventsPerSecond, wallSeconds: round(wallSeconds, 1), cpu: share, clickhouseBusy, clickhouse };
+    }
+    if (exitedBefore) await assertAlive(child);
+    if (Date.now() > deadline) throw new Error(`${label}: ${committed}/${total} after ${Math.round((performance.now() - spawnedAt) / 1000)} s:\n${await child.logTail()}`);
+    await sleep(POLL_MS);
+  }
+}
+
+export interface ProjectorStats {
+  batches: number;
+  messages: number;
+  batchSeconds: number;
+  /** V8 heap and off-heap (Buffers) sizes, MB: where the resident memory goes. */
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+}
+
+/** Cumulative batch counters and memory gauges from the projector's /metrics (prom-client's names). */
+export async function projectorStats(metricsUrl: string): Promise<ProjectorStats> {
+  const text = (await httpGet(metricsUrl)).body;
+  const sum = (name: string): number => {
+    let total = 0;
+    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))) total += Number(m[1]);
+    return total;
+  };
+  const mb = (name: string): number => round(sum(name) / 1024 ** 2, 0);
+  return {
+    batches: sum('projector_batch_messages_count'),
+    messages: sum('projector_batch_messages_sum'),
+    batchSeconds: sum('projector_batch_duration_seconds_sum'),
+    heapTotalMb: mb('nodejs_heap_size_total_bytes'),
+    heapUsedMb: mb('nodejs_heap_size_used_bytes'),
+    externalMb: mb('nodejs_external_memory_bytes'),
+  };
+}
+
+/** Mean batch size and flush time between two readings. */
+export function batchesBetween(before: ProjectorStats | null, after: ProjectorStats): { batches: number; meanBatchMessages: number; meanBatchMs: number } {
+  const batches = after.batches - (before?.batches ?? 0);
+  return {
+    batches,
+    meanBatchMessages: round((after.messages - (before?.messages ?? 0)) / Math.max(1, batches), 0),
+    meanBatchMs: round(((after.batchSeconds - (before?.batchSeconds ?? 0)) / Math.max(1, batches)) * 1000, 1),
+  };
+}
+
+/** Preloads the topic, measures the raw consumer, then the real projector (services/projector.ts) over the same events. */
+export async function runIngest(ctx: BenchContext): Promise<void> {
+  const { env, options } = ctx;
+  ctx.preloaded = await preloadTraffic(env, { seed: options.seed, integrationIds: INGEST_INTEGRATIONS, events: options.sizes.ingestEvents, keepSessionIds: 20_000 });
+
+  const rawGroup = `raw-${env.run}`;
+  const raw = spawnChild(env, 'raw-consumer', join(REPO_ROOT, 'bench/raw-consumer.child.ts'), { BENCH_GROUP_ID: rawGroup }, { profileDir: ctx.profileDir });
+  ctx.memory.watch('raw-consumer', raw);
+  const rawResult = await measureConsumption(ctx, raw, rawGroup, 'raw kafkajs consumer');
+  await ctx.memory.release('raw-consumer');
+  await raw.stop();
+  ctx.rawEventsPerSecond = rawResult.eventsPerSecond;
+
+  const metricsPort = await freePort();
+  const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(metricsPort) }, { profileDir: ctx.profileDir });
+  ctx.projector = projector;
+  ctx.projectorMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  ctx.memory.watch('projector', projector);
+  const result = await measureConsumption(ctx, projector, env.config.kafka.groupId, 'projector ingest');
+  ctx.projectorEventsPerSecond = result.eventsPerSecond;
+  const stats = await projectorStats(ctx.projectorMetricsUrl);
+  const batches = batchesBetween(null, stats);
+  await waitHttpReady(projector, `http://127.0.0.1:${metricsPort}/readyz`);
+
+  ctx.method.ingest =
+    `${ctx.preloaded.events} simulator events preloaded into ${env.config.kafka.topicPartitions} partitions; services/projector.ts as a child process ` +
+    '(CLICKHOUSE_DRIVER=http to the embedded engine served by the harness) vs a kafkajs consumer child that only reads and commits per batch with the same fetch settings. ' +
+    'Both measured from outside by committed offsets (first to last commit; start-up and group join excluded).';
+  ctx.details.ingest = { events: ctx.preloaded.events, producedPerSecond: round(ctx.preloaded.events / (ctx.preloaded.ms / 1000), 0), raw: rawResult, projector: { ...result, ...batches, heap: { totalMb: stats.heapTotalMb, usedMb: stats.heapUsedMb, externalMb: stats.externalMb } } };
+  addFigure(ctx, {
+    bench: 'ingest',
+    metric: 'projector throughput',
+    unit: 'events/s',
+    value: round(result.eventsPerSecond, 0),
+    baseline: { label: 'raw kafkajs consumer', value: round(rawResult.eventsPerSecond, 0) },
+    target: { on: 'ratio', op: '>=', limit: 0.6 },
+    note: `cores busy: ${describeCpu(result.cpu)}; mean batch ${batches.meanBatchMessages} msgs in ${batches.meanBatchMs} ms; ClickHouse statements in flight ${result.clickhouseBusy} of the time`,
+  });
+}
+
+/**
+ * The real rebuild tool, services/rebuild.ts --generation 2 --no-switch: it
+ * drops and re-creates generation 2 (tables and Redis keys) and replays the
+ * topics from the earliest offsets under the generation's own group, while
+ * the live projector idles and reads keep being served from generation 1.
+ */
+export async function runRebuild(ctx: BenchContext): Promise<void> {
+  const { env } = ctx;
+  const groupId = generationGroupId(env.config.kafka.groupId, 2);
+  const child = spawnChild(env, 'rebuild', join(REPO_ROOT, 'services/rebuild.ts'), {}, { profileDir: ctx.profileDir, args: ['--generation', '2', '--no-switch', '--progress', 'log'] });
+  ctx.memory.watch('rebuild-projector', child);
+  const result = await measureConsumption(ctx, child, groupId, 'rebuild into generation 2');
+  await ctx.memory.release('rebuild-projector');
+  await child.stop();
+
+  // A rebuild that is fast but wrong is worthless: the new generation must hold what the live one holds.
+  const count = async (generation: number): Promise<number> => {
+    const [row] = await env.clickhouse.query<{ n: number }>(
+      `SELECT toUInt64(count()) AS n FROM ${tableNames(generation).sessions} FINAL WHERE integration_id IN {ids:Array(String)}`,
+      { ids: [...INGEST_INTEGRATIONS] },
+    );
+    return Number(row?.n ?? 0);
+  };
+  const [live, rebuilt] = await Promise.all([count(1), count(2)]);
+  if (live !== rebuilt) log(`WARNING: generation 2 holds ${rebuilt} sessions, generation 1 ${live}`);
+  const baseline = ctx.rawEventsPerSecond;
+  ctx.method.rebuild =
+    'services/rebuild.ts --generation 2 --no-switch as a child process (worker options {generation: 2, group <group>.g2, fromBeginning: true}) ' +
+    'replays the preloaded topic into fresh generation-2 tables and Redis keys while the live projector idles; measured by committed offsets like ingest; ' +
+    'baseline: the raw consumer over the same topic.';
+  ctx.details.rebuild = { ...result, sessionsLive: live, sessionsRebuilt: rebuilt };
+  addFigure(ctx, {
+    bench: 'rebuild',
+    metric: 'replay throughput',
+    unit: 'events/s',
+    value: round(result.eventsPerSecond, 0),
+    baseline: { label: 'raw kafkajs consumer', value: round(baseline ?? Number.NaN, 0) },
+    note: `${rebuilt}/${live} sessions rebuilt; cores busy: ${describeCpu(result.cpu)}`,
+  });
+}

@@ -1,0 +1,87 @@
+import { Agent, request } from 'node:http';
+
+/** Nearest-rank percentile of a sample (p in 0..100); NaN for an empty sample. */
+export function percentile(sample: readonly number[], p: number): number {
+  if (sample.length === 0) return Number.NaN;
+  const sorted = [...sample].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] ?? Number.NaN;
+}
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export function summarize(sample: readonly number[]): Summary {
+  const mean = sample.length === 0 ? Number.NaN : sample.reduce((a, b) => a + b, 0) / sample.length;
+  const r = (v: number) => Math.round(v * 100) / 100;
+  return {
+    n: sample.length,
+    p50: r(percentile(sample, 50)),
+    p95: r(percentile(sample, 95)),
+    p99: r(percentile(sample, 99)),
+    max: r(sample.length === 0 ? Number.NaN : Math.max(...sample)),
+    mean: r(mean),
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One keep-alive agent for every timed HTTP call the harness makes itself, so a
+ * measurement never includes a TCP handshake (autocannon keeps its own sockets).
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+  ms: number;
+}
+
+/** GET with node:http rather than fetch: less client overhead inside the timed span. */
+export function httpGet(url: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'GET', agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export function closeHttpAgent(): void {
+  agent.destroy();
+}
+
+/**
+ * Times `runs` calls of each contender, interleaved (a, b, a, b, ...) after a
+ * warm-up, so background work (merges, GC) lands on both alike.
+ */
+export async function timeInterleaved(
+  contenders: Readonly<Record<string, () => Promise<void>>>,
+  runs: number,
+  warmup: number,
+  onProgress?: (done: number) => void,
+): Promise<Record<string, number[]>> {
+  const names = Object.keys(contenders);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const name of names) {
+      const started = performance.now();
+      await contenders[name]!();
+      if (i >= warmup) samples[name]!.push(performance.now() - started);
+    }
+    onProgress?.(Math.max(0, i - warmup + 1));
+  }
+  return samples;
+}
