@@ -77,6 +77,26 @@ describe('sessions', () => {
     expect(created).toEqual([...created].sort((a, b) => b - a));
   });
 
+  it('paging while new sessions stream in: no duplicates, and every session that existed before paging began appears', async () => {
+    const before = new Set((await collect('/v1/sessions', keys.int_api_a!.rawKey, 200)).map((i) => i.id as string));
+    const generator = createTrafficGenerator({ seed: 1234, integrationIds: ['int_api_a'], startAt: new Date(Date.now() - 600_000) });
+    const fresh = Array.from({ length: 30 }, () => generator.nextSimulatedSession());
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let page = 0;
+    do {
+      // New sessions land between pages: newer than anything already paged past, so they cannot shift the keyset.
+      if (page % 2 === 0 && fresh.length > 0) await stack.publish(fresh.splice(0, 6).flatMap((x) => x.events));
+      const res = await get(side.url, `/v1/sessions?limit=4${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, keys.int_api_a!.rawKey);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.data.map((d: { id: string }) => d.id));
+      cursor = res.body.pagination.nextCursor;
+      page += 1;
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of before) expect(seen).toContain(id);
+  });
+
   it('filters by status and score range, consistent with the full list', async () => {
     const all = await collect('/v1/sessions', keys.int_api_a!.rawKey, 200);
     const bots = await collect('/v1/sessions?status=bot,suspicious&minScore=0.5', keys.int_api_a!.rawKey, 5);
