@@ -19,9 +19,10 @@ npm run --silent lint
 step "unit and integration tests"
 npx vitest run
 
-if [ -f scripts/bench.sh ]; then
-  step "benchmarks (--quick)"
-  bash scripts/bench.sh --quick
-fi
+step "benchmarks (--quick)"
+bash scripts/bench.sh --quick
+
+step "soak (--quick)"
+bash scripts/soak.sh --quick
 
 printf '\n== all checks passed in %ss\n' "$((SECONDS - started))"
