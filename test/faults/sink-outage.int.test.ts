@@ -26,7 +26,7 @@ import {
 
 const EVENTS = 3_000;
 /** Traffic rate: one chunk of 100 events every PACE_MS, so the outage starts and ends while events keep arriving. */
-const PACE_MS = 100;
+const PACE_MS = 1_000;
 let redisServer: RedisServer;
 let clickhouse: HttpClickHouse;
 let stack: TestStack;
@@ -112,10 +112,10 @@ describe('sink outages under traffic (in-process projector worker)', () => {
     // REDIS_URL set from outside: not our server, so not ours to stop.
     if (redisServer.pid === undefined) ctx.skip();
     let keysBefore = 0;
-    await outageScenario('redis down ~5 s', 5201, ['int_out_rd_a', 'int_out_rd_b'], {
+    await outageScenario('redis down ~20 s', 5201, ['int_out_rd_a', 'int_out_rd_b'], {
       sink: 'redis',
-      description: 'redis-server stopped 5 s, restarted',
-      holdMs: 5_000,
+      description: 'redis-server stopped 20 s, restarted',
+      holdMs: 20_000,
       async down() {
         // provision/redis-server.ts starts redis with `--save '' --appendonly no` and its API has no
         // persistence option: a restart would come back empty and the projection (counters, session
@@ -134,10 +134,10 @@ describe('sink outages under traffic (in-process projector worker)', () => {
   });
 
   it('ClickHouse unreachable for a few seconds mid-traffic: batches are held, then projected exactly once', async () => {
-    await outageScenario('clickhouse down ~4 s', 5202, ['int_out_ch_a', 'int_out_ch_b', 'int_out_ch_c'], {
+    await outageScenario('clickhouse down ~20 s', 5202, ['int_out_ch_a', 'int_out_ch_b', 'int_out_ch_c'], {
       sink: 'clickhouse',
-      description: 'HTTP endpoint dropping connections 4 s',
-      holdMs: 4_000,
+      description: 'HTTP endpoint dropping connections 20 s',
+      holdMs: 20_000,
       down: async () => clickhouse.endpoint.setDown(true),
       up: async () => clickhouse.endpoint.setDown(false),
     });
