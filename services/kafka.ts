@@ -68,6 +68,17 @@ export async function ensureTopics(admin: Admin, config: KafkaConfig): Promise<v
   await waitForLeaders(admin, wanted.map((t) => t.topic));
 }
 
+/** Connects an admin client just long enough to create the contract's topics. */
+export async function prepareTopics(kafka: Kafka, config: KafkaConfig): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, config);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** createTopics returns before every broker's metadata cache knows the leaders; producing too early fails. */
 async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

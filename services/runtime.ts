@@ -5,7 +5,7 @@ import type { RedisClient } from '../projections/store/redis-client.js';
 import { createClickHouseGateway } from './clickhouse/create-gateway.js';
 import { migrate } from './clickhouse/migrations.js';
 import type { Config } from './config.js';
-import { createKafka, ensureTopics } from './kafka.js';
+import { createKafka, prepareTopics } from './kafka.js';
 import type { Component } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -54,13 +54,7 @@ export function createRuntime(config: Config, logger: Logger, role: string): Run
     infrastructure: {
       name: 'infrastructure',
       async start() {
-        const admin = kafka.admin();
-        await admin.connect();
-        try {
-          await ensureTopics(admin, kafkaConfig);
-        } finally {
-          await admin.disconnect();
-        }
+        await prepareTopics(kafka, kafkaConfig);
         await migrate(clickhouse, 1, logger, { cluster: config.clickhouse.cluster });
         await readModel.start();
       },

@@ -7,7 +7,7 @@ import { eventKey, type ContractEvent } from '../../schemas/events/decode.js';
 import { IdSchema } from '../../schemas/events/envelope.js';
 import { KeyHashSchema, RegionSchema, TierSchema, type IntegrationStatus } from '../../schemas/events/integration-events.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { createKafka, ensureTopics } from '../kafka.js';
+import { createKafka, prepareTopics } from '../kafka.js';
 import { buildApiKeyIssued, buildApiKeyRevoked, buildIntegrationUpserted, hashApiKey, isWellFormedApiKey, mintApiKey, type EventDeps } from './api-keys.js';
 import { readLatestUpsert } from './integration-state.js';
 
@@ -149,14 +149,8 @@ async function main(): Promise<number> {
   const logger = pino({ name: 'keys', level: config.logLevel }, destination(2));
   const kafkaConfig = { ...config.kafka, brokers };
   const kafka = createKafka(kafkaConfig, logger);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    // Created here, not auto-created by the first send, so the topic is compacted from the start.
-    await ensureTopics(admin, kafkaConfig);
-  } finally {
-    await admin.disconnect();
-  }
+  // Created here, not auto-created by the first send, so the topic is compacted from the start.
+  await prepareTopics(kafka, kafkaConfig);
   try {
     await run(args, config, kafka);
     return 0;

@@ -3,7 +3,7 @@ import { Partitioners } from 'kafkajs';
 import { z } from 'zod';
 import { IdSchema } from '../../schemas/events/envelope.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { createKafka, ensureTopics } from '../kafka.js';
+import { createKafka, prepareTopics } from '../kafka.js';
 import { createLogger } from '../logger.js';
 import { publishTraffic } from './publisher.js';
 import { createRng } from './rng.js';
@@ -92,13 +92,7 @@ async function main(): Promise<number> {
   const kafkaConfig = { ...config.kafka, brokers };
   const kafka = createKafka(kafkaConfig, logger);
 
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, kafkaConfig);
-  } finally {
-    await admin.disconnect();
-  }
+  await prepareTopics(kafka, kafkaConfig);
 
   const startAt = args.startAt === undefined ? new Date() : new Date(args.startAt);
   const generator = createTrafficGenerator({
