@@ -3,7 +3,7 @@ import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
-import { createApp } from '../api/app.js';
+import { createApp, type ApiConfig } from '../api/app.js';
 import type { ReadModel } from '../projections/sessions/sessions.queries.js';
 import type { RedisClient } from '../projections/store/redis-client.js';
 import type { Config } from './config.js';
@@ -35,6 +35,19 @@ function answerUnparsable(error: Error & { code?: string; rawPacket?: unknown },
   );
 }
 
+/** The API's slice of the service configuration. */
+export function apiConfig(config: Config): ApiConfig {
+  return {
+    region: config.region,
+    cursorSecret: config.api.cursorSecret,
+    redisPrefix: config.redis.keyPrefix,
+    rateLimit: config.api.rateLimit,
+    keyCacheMs: config.api.keyCacheMs,
+    publicUrls: config.api.publicUrls,
+    version: process.env.npm_package_version ?? '0.1.0',
+  };
+}
+
 export interface ApiServer extends Component {
   /** The bound address, once started (port 0 picks a free one). */
   url(): string;
@@ -53,18 +66,7 @@ export function createApiServer(
 ): ApiServer {
   let draining = false;
   const ready = async (): Promise<Record<string, boolean>> => ({ ...(await deps.ready()), accepting: !draining });
-  const app = createApp(
-    {
-      region: config.region,
-      cursorSecret: config.api.cursorSecret,
-      redisPrefix: config.redis.keyPrefix,
-      rateLimit: config.api.rateLimit,
-      keyCacheMs: config.api.keyCacheMs,
-      publicUrls: config.api.publicUrls,
-      version: process.env.npm_package_version ?? '0.1.0',
-    },
-    { ...deps, ready },
-  );
+  const app = createApp(apiConfig(config), { ...deps, ready });
   app.proxy = config.api.trustProxy;
   let server: Server | null = null;
   let address = '';

@@ -11,17 +11,15 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { parse as parseQuery } from 'node:querystring';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZodTypeAny } from 'zod';
-import { v1Routes, type ApiConfig } from '../../api/app.js';
 import { canonicalFilters, createCursorCodec } from '../../api/cursor.js';
 import { openApiPath } from '../../api/openapi.js';
 import type { DocumentedRoute } from '../../api/route.js';
 import { ERROR_CODES, ErrorEnvelopeSchema } from '../../schemas/api/common.js';
 import { createTrafficGenerator } from '../../services/simulator/traffic.js';
 import { eventually } from '../support/poll.js';
-import { get, provisionIntegration, startReadSide, type ReadSide } from '../support/read-side.js';
+import { get, mountedRoutes, provisionIntegration, startReadSide, type ReadSide } from '../support/read-side.js';
 import { startStack, type TestStack } from '../support/stack.js';
 
 /** Requests of the fuzzer; a soak run sets e.g. FUZZ_REQUESTS=50000. */
@@ -383,26 +381,7 @@ beforeAll(async () => {
   validIds.sessionId = sessions[0]!.sessionId;
   otherIds.sessionId = sessions[1]!.sessionId;
 
-  const config: ApiConfig = {
-    region: stack.config.region,
-    cursorSecret: stack.config.api.cursorSecret,
-    redisPrefix: stack.config.redis.keyPrefix,
-    rateLimit: stack.config.api.rateLimit,
-    keyCacheMs: stack.config.api.keyCacheMs,
-    publicUrls: stack.config.api.publicUrls,
-    version: 'test',
-  };
-  // Only the route specs are read; no handler runs.
-  routes = v1Routes(config, {
-    readModel: () => {
-      throw new Error('not used');
-    },
-    redis: stack.redis,
-    registry: new Registry(),
-    logger: stack.logger,
-    ready: async () => ({}),
-    now: Date.now,
-  });
+  routes = mountedRoutes(stack);
   doc = (await get(side.url, '/openapi/v3.json')).body as unknown as OpenApiDoc;
 });
 

@@ -7,9 +7,7 @@
  * holds exactly B's items; B's stats, analytics, usage and integration equal
  * what B's own data implies; A's cursors under B's key are 400 invalid_cursor.
  */
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { v1Routes } from '../../api/app.js';
 import { openApiPath } from '../../api/openapi.js';
 import { evolveSession, type SessionState } from '../../projections/sessions/session-state.js';
 import { toSessionResource } from '../../projections/sessions/sessions.queries.js';
@@ -20,7 +18,7 @@ import { createRng } from '../../services/simulator/rng.js';
 import { createTrafficGenerator } from '../../services/simulator/traffic.js';
 import { expectedView, type IntegrationView } from '../faults/fault-support.js';
 import { eventually } from '../support/poll.js';
-import { get, provisionIntegration, startReadSide, type ReadSide } from '../support/read-side.js';
+import { get, mountedRoutes, provisionIntegration, startReadSide, type ReadSide } from '../support/read-side.js';
 import { startStack, type TestStack } from '../support/stack.js';
 
 const INTEGRATIONS = 5;
@@ -215,12 +213,7 @@ beforeAll(async () => {
       what: `${o.id} projected`,
     });
   }
-  const config = { ...stack.config.api, region: stack.config.region, redisPrefix: stack.config.redis.keyPrefix, version: 'test' };
-  // Only the route specs are read; no handler runs.
-  const unused = () => {
-    throw new Error('not used');
-  };
-  const specs = v1Routes(config, { readModel: unused, redis: stack.redis, registry: new Registry(), logger: stack.logger, ready: async () => ({}), now: Date.now });
+  const specs = mountedRoutes(stack);
   const doc = (await get(side.url, '/openapi/v3.json')).body as { paths: Record<string, { get?: { parameters?: { name: string; in: string }[] } }> };
   routes = specs.map(({ spec }) => {
     const koaPath = String(spec.path);

@@ -16,7 +16,6 @@ import addFormatsModule from 'ajv-formats';
 import type { Browser } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { v1Routes, type ApiConfig } from '../../api/app.js';
 import { openApiPath } from '../../api/openapi.js';
 import type { DocumentedRoute } from '../../api/route.js';
 import { HealthSchema, ReadinessSchema, systemPaths, systemRouter } from '../../api/routers/system.router.js';
@@ -24,7 +23,7 @@ import { ERROR_CODES, ErrorEnvelopeSchema } from '../../schemas/api/common.js';
 import { createTrafficGenerator } from '../../services/simulator/traffic.js';
 import { launchChromium } from '../support/chromium.js';
 import { eventually } from '../support/poll.js';
-import { get, provisionIntegration, startReadSide, type ReadSide } from '../support/read-side.js';
+import { get, mountedRoutes, provisionIntegration, startReadSide, type ReadSide } from '../support/read-side.js';
 import { startStack, type TestStack } from '../support/stack.js';
 
 const { default: addFormats } = addFormatsModule;
@@ -78,26 +77,7 @@ beforeAll(async () => {
   ids.sessionId = sessions.find((s) => s.user !== null)!.sessionId;
   ids.userId = users.body.data[0].id;
 
-  const config: ApiConfig = {
-    region: stack.config.region,
-    cursorSecret: stack.config.api.cursorSecret,
-    redisPrefix: stack.config.redis.keyPrefix,
-    rateLimit: stack.config.api.rateLimit,
-    keyCacheMs: stack.config.api.keyCacheMs,
-    publicUrls: stack.config.api.publicUrls,
-    version: 'test',
-  };
-  // The same list the server mounts and documents; only the specs are read.
-  routes = v1Routes(config, {
-    readModel: () => {
-      throw new Error('not used');
-    },
-    redis: stack.redis,
-    registry: new Registry(),
-    logger: stack.logger,
-    ready: async () => ({}),
-    now: Date.now,
-  });
+  routes = mountedRoutes(stack);
   const res = await get(side.url, '/openapi/v3.json');
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);

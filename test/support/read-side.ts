@@ -1,5 +1,7 @@
 import type { IntegrationUpserted } from '../../schemas/events/integration-events.js';
-import { createApiServer, type ApiServer } from '../../services/api-server.js';
+import { Registry } from 'prom-client';
+import { v1Routes } from '../../api/app.js';
+import { apiConfig, createApiServer, type ApiServer } from '../../services/api-server.js';
 import { buildApiKeyIssued, buildApiKeyRevoked, buildIntegrationUpserted, mintApiKey, type MintedApiKey } from '../../services/keys/api-keys.js';
 import { createProjectorWorker, type ProjectorWorker } from '../../services/projector-worker.js';
 import { createReadModelResolver } from '../../services/read-model.js';
@@ -70,4 +72,12 @@ export async function get(base: string, path: string, key?: string, headers: Rec
     // not JSON (metrics, swagger page): the text itself
   }
   return { status: response.status, headers: response.headers, body: body as Record<string, any> };
+}
+
+/** The /v1 route specs exactly as the server mounts and documents them; only the specs are read, no handler runs. */
+export function mountedRoutes(stack: TestStack) {
+  const unused = () => {
+    throw new Error('not used');
+  };
+  return v1Routes(apiConfig(stack.config), { readModel: unused, redis: stack.redis, registry: new Registry(), logger: stack.logger, ready: async () => ({}), now: Date.now });
 }
