@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { TopicSet } from '../schemas/events/topics.js';
+import { ConfigError, type Config } from './config.js';
 import type { Logger } from './logger.js';
 
 export interface KafkaConfig {
@@ -25,6 +26,14 @@ function kafkaLogCreator(logger: Logger) {
       const { message, ...extra } = log;
       child[LEVELS[level] ?? 'info'](extra, message);
     };
+}
+
+/** The Kafka slice of the configuration, once brokers are known: every entry point needs them. */
+export function kafkaConfigOf(config: Config['kafka']): KafkaConfig {
+  if (config.brokers === undefined || config.brokers.length === 0) {
+    throw new ConfigError('KAFKA_BROKERS is not set: export KAFKA_BROKERS=host:port[,host:port] (e.g. KAFKA_BROKERS=127.0.0.1:9092) and run again.');
+  }
+  return { ...config, brokers: config.brokers };
 }
 
 export function createKafka(config: KafkaConfig, logger: Logger): Kafka {

@@ -2,7 +2,6 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { startKafkaBroker } from '../provision/kafka-broker.js';
 import { startRedisServer } from '../provision/redis-server.js';
-import { createApiServer } from './api-server.js';
 import { loadConfig } from './config.js';
 import { buildApiKeyIssued, buildIntegrationUpserted, mintApiKey } from './keys/api-keys.js';
 import { runComponents, type Component } from './lifecycle.js';
@@ -10,7 +9,7 @@ import { createLogger } from './logger.js';
 import { followServingGeneration } from './generation-follower.js';
 import { createProjectorWorker } from './projector-worker.js';
 import { readServingGeneration } from './read-model.js';
-import { createRuntime, storesReady } from './runtime.js';
+import { createRuntime, runtimeApiServer } from './runtime.js';
 import { publishTraffic } from './simulator/publisher.js';
 import { createTrafficGenerator } from './simulator/traffic.js';
 import { eventKey } from '../schemas/events/decode.js';
@@ -56,14 +55,7 @@ const worker = followServingGeneration(
   },
   { pollMs: 2_000 },
 );
-const api = createApiServer(config, {
-  readModel: runtime.readModel.current,
-  redis: runtime.redis,
-  registry: runtime.registry,
-  logger,
-  ready: storesReady(runtime),
-  now: Date.now,
-});
+const api = runtimeApiServer(runtime);
 
 const traffic = new AbortController();
 let trafficDone: Promise<unknown> = Promise.resolve();

@@ -1,11 +1,12 @@
 import type { Kafka } from 'kafkajs';
+import { createApiServer } from './api-server.js';
 import type { Registry } from 'prom-client';
 import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
 import type { RedisClient } from '../projections/store/redis-client.js';
 import { createClickHouseGateway } from './clickhouse/create-gateway.js';
 import { migrate } from './clickhouse/migrations.js';
 import type { Config } from './config.js';
-import { createKafka, prepareTopics } from './kafka.js';
+import { createKafka, kafkaConfigOf, prepareTopics } from './kafka.js';
 import type { Component } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -28,8 +29,7 @@ export interface Runtime {
 }
 
 export function createRuntime(config: Config, logger: Logger, role: string): Runtime {
-  if (!config.kafka.brokers) throw new Error('KAFKA_BROKERS is not set');
-  const kafkaConfig = { ...config.kafka, brokers: config.kafka.brokers };
+  const kafkaConfig = kafkaConfigOf(config.kafka);
   const registry = createMetricsRegistry({ role, region: config.region });
   const clickhouse = createClickHouseGateway(config.clickhouse);
   const redis = createRedis(config.redis);
@@ -61,6 +61,18 @@ export function createRuntime(config: Config, logger: Logger, role: string): Run
       stop: () => readModel.stop(),
     },
   };
+}
+
+/** The API server over a runtime's clients: the same wiring for the API process and the all-in-one process. */
+export function runtimeApiServer(runtime: Runtime) {
+  return createApiServer(runtime.config, {
+    readModel: runtime.readModel.current,
+    redis: runtime.redis,
+    registry: runtime.registry,
+    logger: runtime.logger,
+    ready: storesReady(runtime),
+    now: Date.now,
+  });
 }
 
 /** Readiness of the read side: both stores answer. */

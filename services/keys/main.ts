@@ -7,7 +7,7 @@ import { eventKey, type ContractEvent } from '../../schemas/events/decode.js';
 import { IdSchema } from '../../schemas/events/envelope.js';
 import { KeyHashSchema, RegionSchema, TierSchema, type IntegrationStatus } from '../../schemas/events/integration-events.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { createKafka, prepareTopics } from '../kafka.js';
+import { createKafka, kafkaConfigOf, prepareTopics } from '../kafka.js';
 import { buildApiKeyIssued, buildApiKeyRevoked, buildIntegrationUpserted, hashApiKey, isWellFormedApiKey, mintApiKey, type EventDeps } from './api-keys.js';
 import { readLatestUpsert } from './integration-state.js';
 
@@ -140,14 +140,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadConfig();
-  const brokers = config.kafka.brokers;
-  if (brokers === undefined || brokers.length === 0) {
-    console.error('KAFKA_BROKERS is not set: export KAFKA_BROKERS=host:port[,host:port] (e.g. KAFKA_BROKERS=127.0.0.1:9092) and run again.');
-    return 2;
-  }
+  const kafkaConfig = kafkaConfigOf(config.kafka);
   // kafkajs' own warnings must not land on stdout, where the raw key goes.
   const logger = pino({ name: 'keys', level: config.logLevel }, destination(2));
-  const kafkaConfig = { ...config.kafka, brokers };
   const kafka = createKafka(kafkaConfig, logger);
   // Created here, not auto-created by the first send, so the topic is compacted from the start.
   await prepareTopics(kafka, kafkaConfig);

@@ -3,7 +3,7 @@ import { Partitioners } from 'kafkajs';
 import { z } from 'zod';
 import { IdSchema } from '../../schemas/events/envelope.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { createKafka, prepareTopics } from '../kafka.js';
+import { createKafka, kafkaConfigOf, prepareTopics } from '../kafka.js';
 import { createLogger } from '../logger.js';
 import { publishTraffic } from './publisher.js';
 import { createRng } from './rng.js';
@@ -83,13 +83,8 @@ async function main(): Promise<number> {
   }
 
   const config = loadConfig();
-  const brokers = config.kafka.brokers;
-  if (brokers === undefined || brokers.length === 0) {
-    console.error('KAFKA_BROKERS is not set: export KAFKA_BROKERS=host:port[,host:port] (e.g. KAFKA_BROKERS=127.0.0.1:9092) and run again.');
-    return 2;
-  }
+  const kafkaConfig = kafkaConfigOf(config.kafka);
   const logger = createLogger({ level: config.logLevel, name: 'simulator' });
-  const kafkaConfig = { ...config.kafka, brokers };
   const kafka = createKafka(kafkaConfig, logger);
 
   await prepareTopics(kafka, kafkaConfig);
