@@ -353,6 +353,20 @@ export function leaderSafePublisher(kafka: Kafka, partitionsOf: (topic: string) 
 }
 
 /** The members of a consumer group by client id, with the partitions of `topic` each holds. */
+/** Waits until the group is Stable with exactly these members, each holding partitions of `topic`, and all `partitions` held. */
+export function groupSettled(admin: Admin, groupId: string, topic: string, partitions: number, names: readonly string[], what: string, timeoutMs: number) {
+  return eventually(() => groupMembers(admin, groupId, topic), {
+    until: (g) =>
+      g.state === 'Stable' &&
+      Object.keys(g.members).sort().join() === [...names].sort().join() &&
+      Object.values(g.members).every((p) => p.length > 0) &&
+      Object.values(g.members).flat().length === partitions,
+    timeoutMs,
+    intervalMs: 200,
+    what,
+  });
+}
+
 export async function groupMembers(admin: Admin, groupId: string, topic: string): Promise<{ state: string; members: Record<string, number[]> }> {
   const { groups } = await admin.describeGroups([groupId]);
   const group = groups[0];

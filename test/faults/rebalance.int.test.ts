@@ -12,7 +12,7 @@ import {
   discrepancies,
   expectedView,
   faultTraffic,
-  groupMembers,
+  groupSettled,
   printScenarioTable,
   projectorEnv,
   scrapeMetric,
@@ -69,18 +69,7 @@ describe('consumer-group rebalances under traffic (projector child processes)', 
       workers.set(name, child);
       return child;
     };
-    /** The group settled with exactly these workers, each holding sessions partitions, every partition held. */
-    const groupIs = (names: string[], what: string) =>
-      eventually(() => groupMembers(stack.admin, groupId, topic), {
-        until: (g) =>
-          g.state === 'Stable' &&
-          Object.keys(g.members).sort().join() === [...names].sort().join() &&
-          Object.values(g.members).every((p) => p.length > 0) &&
-          Object.values(g.members).flat().length === PARTITIONS,
-        timeoutMs: 60_000,
-        intervalMs: 200,
-        what,
-      });
+    const groupIs = (names: string[], what: string) => groupSettled(stack.admin, groupId, topic, PARTITIONS, names, what, 60_000);
 
     let sent = 0;
     let rebalancesOver = false;

@@ -12,7 +12,7 @@ import {
   discrepancies,
   expectedView,
   faultTraffic,
-  groupMembers,
+  groupSettled,
   leaderSafePublisher,
   printScenarioTable,
   projectorEnv,
@@ -105,18 +105,7 @@ describe('scale-out end to end: 3 Kafka brokers, changing projector workers, 2 A
       workers.set(name, child);
       return child;
     };
-    /** The group settled with exactly these workers, each holding sessions partitions, all partitions held. */
-    const groupIs = (names: string[], what: string) =>
-      eventually(() => groupMembers(admin, groupId, topic), {
-        until: (g) =>
-          g.state === 'Stable' &&
-          Object.keys(g.members).sort().join() === [...names].sort().join() &&
-          Object.values(g.members).every((p) => p.length > 0) &&
-          Object.values(g.members).flat().length === PARTITIONS,
-        timeoutMs: 90_000,
-        intervalMs: 200,
-        what,
-      });
+    const groupIs = (names: string[], what: string) => groupSettled(admin, groupId, topic, PARTITIONS, names, what, 90_000);
     const steps: Omit<ScenarioRow, 'lost' | 'doubleCounted'>[] = [];
     /** Marks a fault: what was published by then, and (when called back) how long recovery took. */
     const fault = () => {
