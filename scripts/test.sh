@@ -11,7 +11,7 @@ step() { printf '\n== %s\n' "$1"; }
 started=$SECONDS
 
 step "typecheck"
-npx tsc --noEmit
+npm run --silent typecheck
 
 step "import direction (dependency-cruiser)"
 npm run --silent lint

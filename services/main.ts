@@ -6,9 +6,7 @@ import { loadConfig } from './config.js';
 import { buildApiKeyIssued, buildIntegrationUpserted, mintApiKey } from './keys/api-keys.js';
 import { runComponents, type Component } from './lifecycle.js';
 import { createLogger } from './logger.js';
-import { followServingGeneration } from './generation-follower.js';
-import { createProjectorWorker } from './projector-worker.js';
-import { readServingGeneration } from './read-model.js';
+import { liveProjector } from './generation-follower.js';
 import { createRuntime, runtimeApiServer } from './runtime.js';
 import { publishTraffic } from './simulator/publisher.js';
 import { createTrafficGenerator } from './simulator/traffic.js';
@@ -47,14 +45,7 @@ if (!env.REDIS_URL) {
 const config = loadConfig(env);
 const logger = createLogger({ level: config.logLevel, name: 'notai-local' });
 const runtime = createRuntime(config, logger, 'all-in-one');
-const worker = followServingGeneration(
-  {
-    servingGeneration: () => readServingGeneration(runtime.redis, config.redis.keyPrefix),
-    createWorker: (generation) => createProjectorWorker(config, { ...runtime, now: Date.now }, { generation }),
-    logger,
-  },
-  { pollMs: 2_000 },
-);
+const worker = liveProjector(config, { ...runtime, now: Date.now });
 const api = runtimeApiServer(runtime);
 
 const traffic = new AbortController();

@@ -6,6 +6,7 @@ import { createProjectorMetrics } from '../projections/runtime/metrics.js';
 import { createProjectorConsumer } from '../projections/runtime/projector-consumer.js';
 import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
 import type { RedisClient } from '../projections/store/redis-client.js';
+import { PROJECTIONS, fromIntegrationsTopic, type Generations, type ProjectionName } from '../projections/store/generations.js';
 import { projectionKeys } from '../projections/store/redis-keys.js';
 import { tableNames } from '../projections/store/table-set.js';
 import { migrate } from './clickhouse/migrations.js';
@@ -17,16 +18,28 @@ export interface ProjectorWorker extends Component {
   ready(): boolean;
 }
 
-/**
- * Each generation of the projections has its own consumer group, so a rebuild
- * reads from the earliest offsets without touching the live group, and workers
- * that later move to the new generation continue from the rebuild's commits.
- */
-export function generationGroupId(groupId: string, generation: number): string {
-  return generation === 1 ? groupId : `${groupId}.g${generation}`;
+export interface ProjectorWorkerOptions {
+  /** Where each projection is written. */
+  generations: Generations;
+  /** The projections this worker writes (default: all of them, as the live worker does). */
+  writes?: ReadonlySet<ProjectionName>;
+  /** Default: the live group. A rebuild reads in a group of its own. */
+  groupId?: string;
+  fromBeginning?: boolean;
+  /** Per `topic:partition`, the first offset not to project: a rebuild stops exactly where the live group stands. */
+  stopAt?: ReadonlyMap<string, bigint>;
 }
 
-/** One projector worker: a member of the consumer group writing one generation of the projections. */
+/** The topics a writer of these projections must read. */
+export function topicsFor(config: Config, writes: ReadonlySet<ProjectionName>): string[] {
+  const list = [...writes];
+  return [
+    ...(list.some((p) => !fromIntegrationsTopic(p)) ? [config.kafka.topics.sessions] : []),
+    ...(list.some(fromIntegrationsTopic) ? [config.kafka.topics.integrations] : []),
+  ];
+}
+
+/** One projector worker: a member of a consumer group writing the projections to their generations. */
 export function createProjectorWorker(
   config: Config,
   deps: {
@@ -38,13 +51,14 @@ export function createProjectorWorker(
     now: () => number;
     checkpoint?: (point: BatchCheckpoint) => void;
   },
-  options: { generation: number; groupId?: string; fromBeginning?: boolean } = { generation: 1 },
+  options: ProjectorWorkerOptions,
 ): ProjectorWorker {
-  const logger = deps.logger.child({ component: 'projector', generation: options.generation });
+  const writes = options.writes ?? new Set(PROJECTIONS);
+  const logger = deps.logger.child({ component: 'projector', generations: options.generations });
   let producer: Producer | null = null;
   const metrics = createProjectorMetrics(deps.registry);
   const projectBatch = createBatchProjector(
-    { tables: tableNames(options.generation), keys: projectionKeys(config.redis.keyPrefix, options.generation) },
+    { tables: tableNames(options.generations), keys: projectionKeys(config.redis.keyPrefix, options.generations), writes },
     {
       clickhouse: deps.clickhouse,
       redis: deps.redis,
@@ -58,8 +72,8 @@ export function createProjectorWorker(
   );
   const consumer = createProjectorConsumer(
     {
-      groupId: options.groupId ?? generationGroupId(config.kafka.groupId, options.generation),
-      topics: [config.kafka.topics.sessions, config.kafka.topics.integrations],
+      groupId: options.groupId ?? config.kafka.groupId,
+      topics: topicsFor(config, writes),
       maxRows: config.projector.batchMaxRows,
       maxBytes: config.projector.batchMaxBytes,
       maxWaitMs: config.projector.batchMaxWaitMs,
@@ -67,6 +81,7 @@ export function createProjectorWorker(
       partitionsConcurrency: Math.max(1, config.kafka.topicPartitions + 3),
       fromBeginning: options.fromBeginning ?? true,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      ...(options.stopAt ? { stopAt: options.stopAt } : {}),
     },
     { kafka: deps.kafka, projectBatch, logger, metrics, now: deps.now },
   );
@@ -75,7 +90,7 @@ export function createProjectorWorker(
     name: 'projector',
     ready: consumer.ready,
     async start() {
-      await migrate(deps.clickhouse, options.generation, logger, { cluster: config.clickhouse.cluster });
+      await migrate(deps.clickhouse, options.generations, logger, { cluster: config.clickhouse.cluster, only: writes });
       producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
       await producer.connect();
       await consumer.start();

@@ -3,9 +3,7 @@ import { loadConfig } from './config.js';
 import { runComponents, type Component } from './lifecycle.js';
 import { createLogger } from './logger.js';
 import type { BatchCheckpoint } from '../projections/runtime/batch-projector.js';
-import { followServingGeneration } from './generation-follower.js';
-import { createProjectorWorker } from './projector-worker.js';
-import { readServingGeneration } from './read-model.js';
+import { liveProjector } from './generation-follower.js';
 import { createRuntime } from './runtime.js';
 
 /**
@@ -16,14 +14,7 @@ import { createRuntime } from './runtime.js';
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'notai-projector' });
 const runtime = createRuntime(config, logger, 'projector');
-const worker = followServingGeneration(
-  {
-    servingGeneration: () => readServingGeneration(runtime.redis, config.redis.keyPrefix),
-    createWorker: (generation) => createProjectorWorker(config, { ...runtime, now: Date.now, ...crashPoint() }, { generation }),
-    logger,
-  },
-  { pollMs: 2_000 },
-);
+const worker = liveProjector(config, { ...runtime, now: Date.now, ...crashPoint() });
 const port = Number(process.env.PROJECTOR_METRICS_PORT ?? 9464);
 
 /**

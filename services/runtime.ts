@@ -10,7 +10,7 @@ import { createKafka, kafkaConfigOf, prepareTopics } from './kafka.js';
 import type { Component } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
-import { createReadModelResolver } from './read-model.js';
+import { createReadModelResolver, readRouting } from './read-model.js';
 import { createRedis } from './redis.js';
 
 /** The clients every process shares, built once from the validated configuration. */
@@ -55,7 +55,7 @@ export function createRuntime(config: Config, logger: Logger, role: string): Run
       name: 'infrastructure',
       async start() {
         await prepareTopics(kafka, kafkaConfig);
-        await migrate(clickhouse, 1, logger, { cluster: config.clickhouse.cluster });
+        await migrate(clickhouse, (await readRouting(redis, config.redis.keyPrefix)).generations, logger, { cluster: config.clickhouse.cluster });
         await readModel.start();
       },
       stop: () => readModel.stop(),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { tableNames } from '../../projections/store/table-set.js';
-import { generationGroupId } from '../../services/projector-worker.js';
+import { rebuildGroupId } from '../../services/rebuild-plan.js';
 import { freePort } from '../../provision/free-port.js';
 import { assertAlive, REPO_ROOT, spawnChild, waitHttpReady, type Child } from '../children.js';
 import { addFigure, type BenchContext } from '../context.js';
@@ -144,13 +144,14 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
 
 /**
  * The real rebuild tool, services/rebuild.ts --generation 2 --no-switch: it
- * drops and re-creates generation 2 (tables and Redis keys) and replays the
- * topics from the earliest offsets under the generation's own group, while
- * the live projector idles and reads keep being served from generation 1.
+ * drops and re-creates generation 2 of every projection (tables and Redis
+ * keys) and replays the topics from the earliest offsets, in the rebuild's
+ * own group, up to where the live group stands (the end: ingest drained it),
+ * while reads keep being served from generation 1.
  */
 export async function runRebuild(ctx: BenchContext): Promise<void> {
   const { env } = ctx;
-  const groupId = generationGroupId(env.config.kafka.groupId, 2);
+  const groupId = rebuildGroupId(env.config.kafka.groupId);
   const child = spawnChild(env, 'rebuild', join(REPO_ROOT, 'services/rebuild.ts'), {}, { profileDir: ctx.profileDir, args: ['--generation', '2', '--no-switch', '--progress', 'log'] });
   ctx.memory.watch('rebuild-projector', child);
   const result = await measureConsumption(ctx, child, groupId, 'rebuild into generation 2');
@@ -169,7 +170,7 @@ export async function runRebuild(ctx: BenchContext): Promise<void> {
   if (live !== rebuilt) log(`WARNING: generation 2 holds ${rebuilt} sessions, generation 1 ${live}`);
   const baseline = ctx.rawEventsPerSecond;
   ctx.method.rebuild =
-    'services/rebuild.ts --generation 2 --no-switch as a child process (worker options {generation: 2, group <group>.g2, fromBeginning: true}) ' +
+    'services/rebuild.ts --generation 2 --no-switch as a child process (every projection into generation 2, group <group>.rebuild, from the earliest offsets) ' +
     'replays the preloaded topic into fresh generation-2 tables and Redis keys while the live projector idles; measured by committed offsets like ingest; ' +
     'baseline: the raw consumer over the same topic.';
   ctx.details.rebuild = { ...result, sessionsLive: live, sessionsRebuilt: rebuilt };

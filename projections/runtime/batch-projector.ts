@@ -9,6 +9,7 @@ import { sessionRows } from '../sessions/sessions.projection.js';
 import { addInto, eventCounterIncrements, sessionCounterDeltas } from '../stats/stats.projection.js';
 import { ClickHouseError, type ClickHouseGateway, type Row } from '../store/clickhouse-gateway.js';
 import { isRetriableRedisError, type RedisClient } from '../store/redis-client.js';
+import { FOLD_STATE, fromIntegrationsTopic, type ProjectionName } from '../store/generations.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import type { TableNames } from '../store/table-set.js';
 import { userSessionRows } from '../users/users.projection.js';
@@ -33,6 +34,12 @@ export type BatchCheckpoint = 'after-clickhouse' | 'after-redis';
 export interface BatchProjectorConfig {
   tables: TableNames;
   keys: RedisKeys;
+  /**
+   * The projections this projector writes. The live projector writes all; a
+   * rebuild of one projection writes it and the fold state it is computed
+   * from, and must leave every other projection (still serving) alone.
+   */
+  writes: ReadonlySet<ProjectionName>;
 }
 
 interface SessionItem {
@@ -69,8 +76,10 @@ async function guard<T>(sink: 'clickhouse' | 'redis', work: () => Promise<T>): P
  * idempotent, so a batch projected twice leaves everything as projected once.
  */
 export function createBatchProjector(config: BatchProjectorConfig, deps: BatchProjectorDeps) {
-  const { tables, keys } = config;
+  const { tables, keys, writes } = config;
   const nextVersion = versionClock(deps.now);
+  const folds = [...writes].some((p) => !fromIntegrationsTopic(p));
+  if (folds && !FOLD_STATE.every((p) => writes.has(p))) throw new Error(`a writer of ${[...writes].join(', ')} must also write the fold state (${FOLD_STATE.join(', ')})`);
 
   return async function projectBatch(messages: readonly SourceMessage[]): Promise<BatchResult> {
     const result: BatchResult = { messages: messages.length, projected: {}, newEvents: 0, deadLettered: {}, latestEventAt: null };
@@ -102,8 +111,8 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     // Dead letters first: once they are durable the bad messages are accounted for.
     if (deadLetters.length > 0) await deps.publishDeadLetters(deadLetters);
 
-    if (sessionItems.length > 0) result.newEvents = await projectSessions(sessionItems);
-    if (integrationEvents.length > 0) await guard('redis', () => applyIntegrationEvents(deps.redis, keys, integrationEvents));
+    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems);
+    if (integrationEvents.length > 0 && writes.has('api-keys')) await guard('redis', () => applyIntegrationEvents(deps.redis, keys, integrationEvents));
     return result;
   };
 
@@ -153,8 +162,8 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       if (sameState(prior, state) && sameState(redisPrior, state)) continue;
       changed.push(k);
       sessionTableRows.push(...sessionRows(prior, state, version));
-      userRows.push(...userSessionRows(prior, state, version));
-      courseRows.push(...courseSessionRows(state, version));
+      if (writes.has('users')) userRows.push(...userSessionRows(prior, state, version));
+      if (writes.has('courses')) courseRows.push(...courseSessionRows(state, version));
     }
     await guard('clickhouse', async () => {
       await deps.clickhouse.insert(tables.session_events, eventRows);
@@ -199,10 +208,10 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       const p = payloadOf(state.integrationId);
       p.sessionKeys.push(keys.session(state.integrationId, state.sessionId));
       p.sessions.push({ rev, expectedRev: prior?.rev ?? '', state: JSON.stringify(state) });
-      addInto(p.deltas, sessionCounterDeltas(prior?.state ?? null, state));
+      if (writes.has('stats')) addInto(p.deltas, sessionCounterDeltas(prior?.state ?? null, state));
     }
     for (const item of items) {
-      if (!item.primary) continue;
+      if (!item.primary || !writes.has('stats')) continue;
       const first = seen.get(`${item.event.integrationId}\u0000${item.event.eventId}`);
       // Seen at another position: a duplicate publish of an event already counted.
       if (first && (first.partition !== item.message.partition || first.offset !== item.message.offset)) continue;

@@ -14,6 +14,12 @@ export interface ProjectorConsumerConfig extends FlushLimits {
   partitionsConcurrency: number;
   fromBeginning: boolean;
   sessionTimeoutMs: number;
+  /**
+   * Per `topic:partition`, the first offset not to project. A partition that
+   * reaches it is paused, its later messages neither projected nor committed,
+   * so a rebuild ends exactly at the offsets the live group stands at.
+   */
+  stopAt?: ReadonlyMap<string, bigint>;
 }
 
 export interface ProjectorConsumerDeps {
@@ -94,7 +100,13 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
-    const messages: SourceMessage[] = batch.messages.map((m) => ({
+    const limit = config.stopAt?.get(`${batch.topic}:${batch.partition}`);
+    const inRange = limit === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) < limit);
+    if (inRange.length < batch.messages.length) {
+      consumer!.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+      logger.info({ topic: batch.topic, partition: batch.partition, stopAt: String(limit) }, 'partition reached its stop offset');
+    }
+    const messages: SourceMessage[] = inRange.map((m) => ({
       topic: batch.topic,
       partition: batch.partition,
       offset: m.offset,

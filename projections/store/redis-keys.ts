@@ -1,8 +1,11 @@
+import { uniformGenerations, type Generations } from './generations.js';
+
 /**
  * Every Redis key in one place. Keys of one integration share the hash tag
  * `{integrationId}` so the Lua scripts that touch several of them run on one
- * Redis Cluster slot. Projection keys carry the generation, like the
- * ClickHouse tables, so a rebuild can fill fresh keys while the old ones serve.
+ * Redis Cluster slot. Projection keys carry their projection's generation,
+ * like the ClickHouse tables, so a rebuild can fill fresh keys while the old
+ * ones serve.
  */
 export interface RedisKeys {
   stats(integrationId: string): string;
@@ -12,15 +15,24 @@ export interface RedisKeys {
   apiKey(keyHash: string): string;
 }
 
-export function projectionKeys(prefix: string, generation: number): RedisKeys {
-  const p = `${prefix}g${generation}:`;
+export function projectionKeys(prefix: string, generations: number | Generations): RedisKeys {
+  const g = typeof generations === 'number' ? uniformGenerations(generations) : generations;
+  const sessions = `${prefix}g${g.sessions}:`;
+  const stats = `${prefix}g${g.stats}:`;
+  const apiKeys = `${prefix}g${g['api-keys']}:`;
   return {
-    stats: (i) => `${p}{${i}}:stats`,
-    watermarks: (i) => `${p}{${i}}:wm`,
-    session: (i, s) => `${p}{${i}}:s:${s}`,
-    integration: (i) => `${p}{${i}}:integration`,
-    apiKey: (h) => `${p}key:${h}`,
+    stats: (i) => `${stats}{${i}}:stats`,
+    watermarks: (i) => `${stats}{${i}}:wm`,
+    session: (i, s) => `${sessions}{${i}}:s:${s}`,
+    integration: (i) => `${apiKeys}{${i}}:integration`,
+    apiKey: (h) => `${apiKeys}key:${h}`,
   };
+}
+
+/** SCAN patterns of one generation's keys of a projection, for dropping what a rebuild wrote but did not adopt. */
+export function projectionKeyPatterns(prefix: string, generation: number): Partial<Record<'sessions' | 'stats' | 'api-keys', string[]>> {
+  const p = `${prefix}g${generation}:`;
+  return { sessions: [`${p}{*}:s:*`], stats: [`${p}{*}:stats`, `${p}{*}:wm`], 'api-keys': [`${p}{*}:integration`, `${p}key:*`] };
 }
 
 /** Keys the API owns: not projections, so not generational. */
@@ -32,5 +44,16 @@ export function apiKeys(prefix: string) {
   };
 }
 
-/** The generation reads are served from; a rebuild moves it when caught up. */
-export const servingGenerationKey = (prefix: string): string => `${prefix}meta:serving-generation`;
+/**
+ * Routing of the projections, under one hash tag so one pipeline or script
+ * reads or moves them together on a Redis Cluster:
+ * - generations: a hash, projection -> serving generation (absent: 1);
+ * - handoff: a lease a rebuild holds while it takes over a projection; projector
+ *   workers stand still while it exists, and resume when it is released or expires;
+ * - legacy: the single serving generation of earlier versions, read as the default.
+ */
+export const routingKeys = (prefix: string) => ({
+  generations: `${prefix}{meta}:generations`,
+  handoff: `${prefix}{meta}:handoff`,
+  legacy: `${prefix}meta:serving-generation`,
+});

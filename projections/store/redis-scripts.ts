@@ -10,7 +10,8 @@
  * Session docs are compare-and-set on `rev` (a stale writer, e.g. a worker that
  * lost its partition, gets 'conflict' and retries from fresh state). Event
  * increments apply only above the per-partition watermark, so a batch replayed
- * after a crash counts nothing twice.
+ * after a crash counts nothing twice. A batch with no deltas and no events
+ * (a rebuild that does not own the stats) leaves KEYS[1] and KEYS[2] untouched.
  */
 export const APPLY_INTEGRATION_BATCH = `
 local payload = cjson.decode(ARGV[1])
@@ -28,7 +29,8 @@ for field, delta in pairs(payload.deltas) do
 end
 local marks = {}
 local counted = 0
-local lastAt = tonumber(redis.call('HGET', KEYS[1], 'lastEventAt') or '0')
+local storedAt = tonumber(redis.call('HGET', KEYS[1], 'lastEventAt') or '0')
+local lastAt = storedAt
 for _, e in ipairs(payload.events) do
   local p = tostring(e.p)
   if marks[p] == nil then
@@ -45,7 +47,7 @@ end
 for p, m in pairs(marks) do
   if m.top > m.base then redis.call('HSET', KEYS[2], p, string.format('%d', m.top)) end
 end
-if lastAt > 0 then redis.call('HSET', KEYS[1], 'lastEventAt', string.format('%d', lastAt)) end
+if lastAt > storedAt then redis.call('HSET', KEYS[1], 'lastEventAt', string.format('%d', lastAt)) end
 return {'ok', tostring(counted)}
 `;
 

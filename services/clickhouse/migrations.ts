@@ -1,5 +1,6 @@
 import { TABLE_DEFINITIONS } from '../../projections/store/schema.js';
-import { TABLES, tableNames, type TableKey, type TableNames } from '../../projections/store/table-set.js';
+import type { Generations, ProjectionName } from '../../projections/store/generations.js';
+import { TABLE_OWNERS, TABLES, tableNames, type TableKey, type TableNames } from '../../projections/store/table-set.js';
 import type { ClickHouseGateway } from '../../projections/store/clickhouse-gateway.js';
 import type { Logger } from '../logger.js';
 
@@ -12,12 +13,12 @@ import type { Logger } from '../logger.js';
  * one session's rows share a shard; materialized views run shard-locally. The
  * code reads and writes the Distributed names, the same names as on one node.
  */
-export function schemaStatements(names: TableNames, options: { cluster?: string | undefined } = {}): string[] {
-  const { cluster } = options;
-  if (!cluster) return TABLE_DEFINITIONS.map((t) => t.create(names).trim());
+export function schemaStatements(names: TableNames, options: { cluster?: string | undefined; only?: ReadonlySet<ProjectionName> | undefined } = {}): string[] {
+  const { cluster, only } = options;
+  if (!cluster) return TABLE_DEFINITIONS.filter((t) => !only || only.has(TABLE_OWNERS[t.key])).map((t) => t.create(names).trim());
   const local = Object.fromEntries(TABLES.map((k) => [k, `${names[k]}_local`])) as Record<TableKey, string>;
   const statements: string[] = [];
-  for (const table of TABLE_DEFINITIONS) {
+  for (const table of TABLE_DEFINITIONS.filter((t) => !only || only.has(TABLE_OWNERS[t.key]))) {
     const ddl = table.create(local).trim();
     const name = local[table.key];
     statements.push(onCluster(ddl, name, cluster));
@@ -39,17 +40,25 @@ function onCluster(ddl: string, name: string, cluster: string): string {
   });
 }
 
-/** DROP statements for one generation's tables (views first), for rebuilds that start over. */
-export function dropStatements(names: TableNames, options: { cluster?: string | undefined } = {}): string[] {
-  const order = [...TABLES].reverse();
-  if (!options.cluster) return order.map((k) => `DROP TABLE IF EXISTS ${names[k]}`);
-  return order.flatMap((k) => [`DROP TABLE IF EXISTS ${names[k]} ON CLUSTER ${options.cluster} SYNC`, `DROP TABLE IF EXISTS ${names[k]}_local ON CLUSTER ${options.cluster} SYNC`]);
+/** DROP statements for some tables of a set of generations, views first, for rebuilds that start over or hand off. */
+export function dropStatements(generations: number | Generations, options: { cluster?: string | undefined; tables?: readonly TableKey[] } = {}): string[] {
+  const names = tableNames(generations);
+  const { cluster, tables } = options;
+  const order = [...TABLES].reverse().filter((k) => !tables || tables.includes(k));
+  if (!cluster) return order.map((k) => `DROP TABLE IF EXISTS ${names[k]}`);
+  return order.flatMap((k) => [`DROP TABLE IF EXISTS ${names[k]} ON CLUSTER ${cluster} SYNC`, `DROP TABLE IF EXISTS ${names[k]}_local ON CLUSTER ${cluster} SYNC`]);
 }
 
-export async function migrate(clickhouse: ClickHouseGateway, generation: number, logger: Logger, options: { cluster?: string | undefined } = {}): Promise<TableNames> {
-  const names = tableNames(generation);
+/** Creates the tables of these generations (of the `only` projections, if given) that do not exist yet. */
+export async function migrate(
+  clickhouse: ClickHouseGateway,
+  generations: number | Generations,
+  logger: Logger,
+  options: { cluster?: string | undefined; only?: ReadonlySet<ProjectionName> | undefined } = {},
+): Promise<TableNames> {
+  const names = tableNames(generations);
   const started = performance.now();
   for (const statement of schemaStatements(names, options)) await clickhouse.command(statement);
-  logger.info({ generation, cluster: options.cluster ?? null, tables: Object.values(names), ms: Math.round(performance.now() - started) }, 'schema is up to date');
+  logger.info({ generations, cluster: options.cluster ?? null, tables: Object.values(names), ms: Math.round(performance.now() - started) }, 'schema is up to date');
   return names;
 }

@@ -7,6 +7,7 @@ import { loadStats } from '../../projections/stats/stats.queries.js';
 import type { ClickHouseGateway } from '../../projections/store/clickhouse-gateway.js';
 import { projectionKeys } from '../../projections/store/redis-keys.js';
 import { tableNames } from '../../projections/store/table-set.js';
+import type { Generations } from '../../projections/store/generations.js';
 import type { SessionEvent } from '../../schemas/events/session-events.js';
 import { Topics } from '../../schemas/events/topics.js';
 import { createHttpGateway } from '../../services/clickhouse/http-driver.js';
@@ -17,7 +18,6 @@ import { startClickHouseHttpEndpoint, type ClickHouseHttpEndpoint } from '../sup
 import { eventually } from '../support/poll.js';
 import type { TestStack } from '../support/stack.js';
 
-const tables = tableNames(1);
 
 /** A ClickHouse HTTP endpoint over an embedded engine in this process: children reach it as they would a server. */
 export interface HttpClickHouse {
@@ -130,8 +130,10 @@ export function expectedView(events: readonly SessionEvent[]): ReadModelView {
   return view;
 }
 
-export async function observedView(stack: TestStack, integrationIds: readonly string[]): Promise<ReadModelView> {
-  const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
+/** What the read model holds, read from the given generations (default: 1, where a stack without rebuilds serves). */
+export async function observedView(stack: TestStack, integrationIds: readonly string[], generations: number | Generations = 1): Promise<ReadModelView> {
+  const keys = projectionKeys(stack.config.redis.keyPrefix, generations);
+  const tables = tableNames(generations);
   const view: ReadModelView = {};
   for (const integrationId of integrationIds) {
     const stats = await loadStats(stack.redis, keys, integrationId);
@@ -217,7 +219,13 @@ export async function handOverOffsets(admin: Admin, from: string, to: string, to
  * Drained: the group has committed everything (lag 0, so both sinks accepted
  * every batch) and two successive reads of the read model agree.
  */
-export async function waitDrained(stack: TestStack, groupId: string, integrationIds: readonly string[], timeoutMs = 90_000): Promise<ReadModelView> {
+export async function waitDrained(
+  stack: TestStack,
+  groupId: string,
+  integrationIds: readonly string[],
+  timeoutMs = 90_000,
+  generations: number | Generations = 1,
+): Promise<ReadModelView> {
   let previous = '';
   return eventually(
     async () => {
@@ -226,7 +234,7 @@ export async function waitDrained(stack: TestStack, groupId: string, integration
         previous = '';
         throw new Error(`consumer lag ${lag}`);
       }
-      const view = await observedView(stack, integrationIds);
+      const view = await observedView(stack, integrationIds, generations);
       const text = JSON.stringify(view);
       const stable = text === previous;
       previous = text;

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventKey } from '../../schemas/events/decode.js';
 import { DeadLetterHeaders } from '../../schemas/events/topics.js';
-import { createProjectorWorker, type ProjectorWorker } from '../../services/projector-worker.js';
+import { liveProjector } from '../../services/generation-follower.js';
+import type { ProjectorWorker } from '../../services/projector-worker.js';
 import { MALFORMED_KINDS, malformedMessage, type MalformedKind } from '../../services/simulator/malformed.js';
 import { createRng } from '../../services/simulator/rng.js';
 import { startStack, type TestStack } from '../support/stack.js';
@@ -97,7 +98,7 @@ const fingerprint = (reason: string, key: Buffer | string | null, value: Buffer 
 describe('poison messages interleaved with good traffic (in-process projector)', () => {
   beforeAll(async () => {
     stack = await startStack({ name: 'poison', env: { BATCH_MAX_ROWS: '300' } });
-    worker = createProjectorWorker(stack.config, { ...stack, now: Date.now });
+    worker = liveProjector(stack.config, { ...stack, now: Date.now }, { pollMs: 500 });
     await worker.start();
   });
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../provision/redis-server.js';
-import { createProjectorWorker, type ProjectorWorker } from '../../services/projector-worker.js';
+import { liveProjector } from '../../services/generation-follower.js';
+import type { ProjectorWorker } from '../../services/projector-worker.js';
 import { eventually } from '../support/poll.js';
 import { startStack, type TestStack } from '../support/stack.js';
 import {
@@ -97,7 +98,7 @@ describe('sink outages under traffic (in-process projector worker)', () => {
       clickhouse: clickhouse.stackOption(),
       env: { REDIS_URL: redisServer.url, CLICKHOUSE_DRIVER: 'http', CLICKHOUSE_URL: clickhouse.endpoint.url, BATCH_MAX_ROWS: '200' },
     });
-    worker = createProjectorWorker(stack.config, { ...stack, now: Date.now });
+    worker = liveProjector(stack.config, { ...stack, now: Date.now }, { pollMs: 500 });
     await worker.start();
   });
   afterAll(async () => {

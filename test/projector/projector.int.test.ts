@@ -4,7 +4,8 @@ import { projectionKeys } from '../../projections/store/redis-keys.js';
 import { tableNames } from '../../projections/store/table-set.js';
 import { DeadLetterHeaders } from '../../schemas/events/topics.js';
 import type { SessionEvent } from '../../schemas/events/session-events.js';
-import { createProjectorWorker, type ProjectorWorker } from '../../services/projector-worker.js';
+import { liveProjector } from '../../services/generation-follower.js';
+import type { ProjectorWorker } from '../../services/projector-worker.js';
 import { malformedMessages } from '../../services/simulator/malformed.js';
 import { createRng } from '../../services/simulator/rng.js';
 import { expectedTotals } from '../../services/simulator/totals.js';
@@ -35,7 +36,7 @@ async function clickhouseCounts(integrationId: string) {
 describe('projector through the real broker', () => {
   beforeAll(async () => {
     stack = await startStack({ name: 'projector' });
-    worker = createProjectorWorker(stack.config, { ...stack, now: Date.now });
+    worker = liveProjector(stack.config, { ...stack, now: Date.now }, { pollMs: 500 });
     await worker.start();
   });
   afterAll(async () => {

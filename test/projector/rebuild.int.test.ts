@@ -1,9 +1,13 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { servingGenerationKey } from '../../projections/store/redis-keys.js';
+import { uniformGenerations, withGeneration, type ProjectionName } from '../../projections/store/generations.js';
+import { projectionKeys, routingKeys } from '../../projections/store/redis-keys.js';
+import { tableNames } from '../../projections/store/table-set.js';
+import type { SessionEvent } from '../../schemas/events/session-events.js';
 import { createHttpGateway } from '../../services/clickhouse/http-driver.js';
+import { readRouting } from '../../services/read-model.js';
 import { expectedTotals } from '../../services/simulator/totals.js';
-import { createTrafficGenerator } from '../../services/simulator/traffic.js';
+import { chunked, discrepancies, expectedView, faultTraffic, waitDrained } from '../faults/fault-support.js';
 import { resolveClickHouseForTests, type TestClickHouse } from '../support/clickhouse-http-endpoint.js';
 import { eventually } from '../support/poll.js';
 import { get, provisionIntegration, startReadSide, type ReadSide } from '../support/read-side.js';
@@ -13,16 +17,37 @@ let stack: TestStack;
 let side: ReadSide;
 let endpoint: TestClickHouse;
 
-/** Runs the rebuild CLI as a real process against the same stores; resolves with its stderr. */
-function runRebuild(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+/** Runs the rebuild CLI as a real process against the same stores; resolves with its output. */
+function runRebuild(args: string[]): Promise<{ code: number | null; output: string }> {
+  const env = {
+    KAFKA_BROKERS: stack.config.kafka.brokers!.join(','),
+    KAFKA_TOPIC_NAMESPACE: stack.config.kafka.topics.sessions.slice(0, -'notai.sessions.v1'.length),
+    KAFKA_GROUP_ID: stack.config.kafka.groupId,
+    REDIS_URL: stack.config.redis.url,
+    REDIS_KEY_PREFIX: stack.config.redis.keyPrefix,
+    CLICKHOUSE_DRIVER: 'http',
+    CLICKHOUSE_URL: endpoint.url,
+    LOG_LEVEL: 'warn',
+  };
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/rebuild.ts', '--progress', 'log'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/rebuild.ts', '--progress', 'log', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.on('exit', (code) => resolve({ code, output }));
   });
 }
+
+/** Publishes in small chunks with pauses, so the traffic is still flowing while a rebuild runs. */
+async function trickle(events: readonly SessionEvent[], chunk: number, pauseMs: number): Promise<void> {
+  for (const part of chunked(events, chunk)) {
+    await stack.publish(part);
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+}
+
+const tableExists = async (name: string) =>
+  (await stack.clickhouse.query<{ n: number }>('SELECT toUInt32(count()) AS n FROM system.tables WHERE database = currentDatabase() AND name = {name:String}', { name }))[0]!.n === 1;
 
 beforeAll(async () => {
   endpoint = await resolveClickHouseForTests();
@@ -36,37 +61,82 @@ afterAll(async () => {
 });
 
 describe('rebuild', () => {
-  it('replays every topic into a new generation while generation 1 serves, then switches reads with identical answers', async () => {
+  it('rebuilds every projection into a new generation while generation 1 serves, then switches reads with identical answers', async () => {
     const key = await provisionIntegration(stack, { integrationId: 'int_rebuild', tier: 'enterprise' });
-    const generator = createTrafficGenerator({ seed: 5, integrationIds: ['int_rebuild'], startAt: new Date(Date.now() - 3_600_000) });
-    const events = Array.from({ length: 40 }, () => generator.nextSession()).flat();
-    await stack.publish(events);
-    const totals = expectedTotals(events).byIntegration.int_rebuild!;
+    const traffic = faultTraffic(5, ['int_rebuild'], 600, 0.1);
+    await stack.publish(traffic.published);
+    const totals = expectedTotals(traffic.events).byIntegration.int_rebuild!;
     const projected = await eventually(() => get(side.url, '/v1/stats', key.rawKey), {
-      until: (r) => r.status === 200 && r.body.data.events === events.length && r.body.data.sessions === totals.sessions,
+      until: (r) => r.status === 200 && r.body.data.events === traffic.events.length && r.body.data.sessions === totals.sessions,
     });
     const listBefore = await get(side.url, '/v1/sessions?limit=200', key.rawKey);
 
-    const env = {
-      KAFKA_BROKERS: stack.config.kafka.brokers!.join(','),
-      KAFKA_TOPIC_NAMESPACE: stack.config.kafka.topics.sessions.slice(0, -'notai.sessions.v1'.length),
-      KAFKA_GROUP_ID: stack.config.kafka.groupId,
-      REDIS_URL: stack.config.redis.url,
-      REDIS_KEY_PREFIX: stack.config.redis.keyPrefix,
-      CLICKHOUSE_DRIVER: 'http',
-      CLICKHOUSE_URL: endpoint.url,
-      LOG_LEVEL: 'warn',
-    };
-    const result = await runRebuild(env);
+    const result = await runRebuild([]);
     expect(result.code, result.output).toBe(0);
-    expect(result.output).toContain('generation 2 caught up');
-    expect(await stack.redis.get(servingGenerationKey(stack.config.redis.keyPrefix))).toBe('2');
+    expect(result.output).toContain('switched sessions, session-events, analytics, users, courses, stats, api-keys to generation 2');
+    expect((await readRouting(stack.redis, stack.config.redis.keyPrefix)).generations).toEqual(uniformGenerations(2));
 
-    // The API follows the pointer; generation 2 must answer exactly as generation 1 did.
+    // The API follows the pointers; generation 2 must answer exactly as generation 1 did.
     await eventually(async () => (await stack.redis.exists(`${stack.config.redis.keyPrefix}g2:{int_rebuild}:stats`)) === 1);
-    const after = await eventually(() => get(side.url, '/v1/stats', key.rawKey), { until: (r) => r.status === 200 && r.body.data.events === events.length });
+    const after = await eventually(() => get(side.url, '/v1/stats', key.rawKey), { until: (r) => r.status === 200 && r.body.data.events === traffic.events.length });
     expect(after.body.data).toEqual(projected.body.data);
-    const listAfter = await get(side.url, '/v1/sessions?limit=200', key.rawKey);
-    expect(listAfter.body.data).toEqual(listBefore.body.data);
+    expect((await get(side.url, '/v1/sessions?limit=200', key.rawKey)).body.data).toEqual(listBefore.body.data);
+    expect(discrepancies(expectedView(traffic.events), await waitDrained(stack, stack.config.kafka.groupId, ['int_rebuild'], 60_000, 2))).toEqual({ lost: 0, doubleCounted: 0 });
+  });
+
+  it('rebuilds some projections alone under live traffic: exact at the handoff, the others never move', async () => {
+    const key = await provisionIntegration(stack, { integrationId: 'int_partial', tier: 'enterprise' });
+    const before = await readRouting(stack.redis, stack.config.redis.keyPrefix);
+    const traffic = faultTraffic(6, ['int_partial'], 4_000, 0.1);
+    const [early, late] = [traffic.published.slice(0, 1_500), traffic.published.slice(1_500)];
+    await stack.publish(early);
+    const earlyEvents = new Map(early.map((e) => [e.eventId, e]));
+    await waitDrained(stack, stack.config.kafka.groupId, ['int_partial'], 60_000, before.generations).then((view) =>
+      expect(discrepancies(expectedView([...earlyEvents.values()]), view)).toEqual({ lost: 0, doubleCounted: 0 }),
+    );
+
+    // Damage what is rebuilt: the counters and the users table lose their data.
+    await stack.redis.del(projectionKeys(stack.config.redis.keyPrefix, before.generations).stats('int_partial'));
+    await stack.clickhouse.command(`TRUNCATE TABLE ${tableNames(before.generations).user_sessions}`);
+
+    const selected: ProjectionName[] = ['stats', 'analytics', 'users'];
+    const [result] = await Promise.all([runRebuild(['--projection', selected.join(',')]), trickle(late, 100, 120)]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(/switched analytics, users, stats to generation 3 after [\d.]+ s standing still/);
+    const after = await readRouting(stack.redis, stack.config.redis.keyPrefix);
+    expect(after).toEqual({ generations: withGeneration(before.generations, selected, 3), handoff: null });
+
+    // Every counter of every projection, read from the serving generations, equals the oracle: nothing lost, nothing twice.
+    const view = await waitDrained(stack, stack.config.kafka.groupId, ['int_partial'], 90_000, after.generations);
+    expect(discrepancies(expectedView(traffic.events), view)).toEqual({ lost: 0, doubleCounted: 0 });
+    const totals = expectedTotals(traffic.events).byIntegration.int_partial!;
+    const users = await eventually(() => get(side.url, '/v1/users?limit=200', key.rawKey), {
+      until: (r) => r.status === 200 && r.body.data.length === totals.users,
+    });
+    expect(users.body.data.reduce((n: number, u: { sessionCount: number }) => n + u.sessionCount, 0)).toBe(totals.identifiedSessions);
+    const stats = await eventually(() => get(side.url, '/v1/stats', key.rawKey), { until: (r) => r.status === 200 && r.body.data.events === traffic.events.length });
+    expect(stats.body.data.sessions).toBe(totals.sessions);
+
+    // What the rebuild needed only to compute (its own fold state) is gone; the old view stopped feeding.
+    expect(await tableExists('sessions_g3')).toBe(false);
+    expect(await tableExists('session_events_g3')).toBe(false);
+    expect(await tableExists(tableNames(before.generations).events_hourly_mv)).toBe(false);
+    expect(await tableExists(tableNames(after.generations).events_hourly_mv)).toBe(true);
+    expect(await stack.redis.exists(routingKeys(stack.config.redis.keyPrefix).handoff)).toBe(0);
+  });
+
+  it('moves session events alone: the view is re-pointed and analytics stays exact', async () => {
+    await provisionIntegration(stack, { integrationId: 'int_timeline', tier: 'enterprise' });
+    const before = await readRouting(stack.redis, stack.config.redis.keyPrefix);
+    const traffic = faultTraffic(7, ['int_timeline'], 2_500, 0.1);
+    await stack.publish(traffic.published.slice(0, 1_000));
+    const [result] = await Promise.all([runRebuild(['--projection', 'session-events']), trickle(traffic.published.slice(1_000), 100, 120)]);
+    expect(result.code, result.output).toBe(0);
+    const after = await readRouting(stack.redis, stack.config.redis.keyPrefix);
+    expect(after.generations).toEqual(withGeneration(before.generations, ['session-events'], 4));
+    const view = await waitDrained(stack, stack.config.kafka.groupId, ['int_timeline'], 90_000, after.generations);
+    expect(discrepancies(expectedView(traffic.events), view)).toEqual({ lost: 0, doubleCounted: 0 });
+    expect(await tableExists('sessions_g4')).toBe(false);
+    expect(await tableExists(tableNames(after.generations).events_hourly_mv)).toBe(true);
   });
 });

@@ -3,7 +3,8 @@ import { Registry } from 'prom-client';
 import { v1Routes } from '../../api/app.js';
 import { apiConfig, createApiServer, type ApiServer } from '../../services/api-server.js';
 import { buildApiKeyIssued, buildApiKeyRevoked, buildIntegrationUpserted, mintApiKey, type MintedApiKey } from '../../services/keys/api-keys.js';
-import { createProjectorWorker, type ProjectorWorker } from '../../services/projector-worker.js';
+import { liveProjector } from '../../services/generation-follower.js';
+import type { ProjectorWorker } from '../../services/projector-worker.js';
 import { createReadModelResolver } from '../../services/read-model.js';
 import { storesReady } from '../../services/runtime.js';
 import type { TestStack } from './stack.js';
@@ -19,7 +20,7 @@ export interface ReadSide {
 export async function startReadSide(stack: TestStack, options: { worker?: boolean } = {}): Promise<ReadSide> {
   const readModel = createReadModelResolver({ clickhouse: stack.clickhouse, redis: stack.redis, logger: stack.logger }, { prefix: stack.config.redis.keyPrefix, refreshMs: 500 });
   await readModel.start();
-  const worker = createProjectorWorker(stack.config, { ...stack, now: Date.now });
+  const worker = liveProjector(stack.config, { ...stack, now: Date.now }, { pollMs: 500 });
   if (options.worker !== false) await worker.start();
   const api = createApiServer(stack.config, { readModel: readModel.current, redis: stack.redis, registry: stack.registry, logger: stack.logger, ready: storesReady(stack), now: Date.now });
   await api.start();

@@ -48,8 +48,8 @@ describe('ClickHouse DDL', () => {
   });
 
   it('drops views before their tables, locals and distributed alike on a cluster', () => {
-    expect(dropStatements(names)[0]).toBe(`DROP TABLE IF EXISTS ${names.course_sessions}`);
-    const onCluster = dropStatements(names, { cluster: 'notai' });
+    expect(dropStatements(2)[0]).toBe(`DROP TABLE IF EXISTS ${names.course_sessions}`);
+    const onCluster = dropStatements(2, { cluster: 'notai' });
     expect(onCluster).toContain(`DROP TABLE IF EXISTS ${names.sessions}_local ON CLUSTER notai SYNC`);
     expect(onCluster.indexOf(`DROP TABLE IF EXISTS ${names.events_hourly_mv} ON CLUSTER notai SYNC`)).toBeLessThan(
       onCluster.indexOf(`DROP TABLE IF EXISTS ${names.session_events} ON CLUSTER notai SYNC`),

@@ -464,6 +464,11 @@ function createSqlChecker(program: ts.Program) {
   /** A const array of object literals (e.g. TABLE_DEFINITIONS of table definitions). */
   function objectsOf(node: ts.Expression): ts.ObjectLiteralExpression[] | null {
     const e = unwrap(node);
+    // A subset of such a list (filter, slice, ...) holds nothing but its objects.
+    if (ts.isCallExpression(e)) {
+      const callee = unwrap(e.expression);
+      return ts.isPropertyAccessExpression(callee) && ['filter', 'slice', 'reverse', 'toReversed'].includes(callee.name.text) ? objectsOf(callee.expression) : null;
+    }
     let array: ts.Expression | undefined = e;
     if (ts.isIdentifier(e)) {
       const d = declarationOf(e);
