@@ -22,6 +22,21 @@ export interface ChildOptions {
   profileDir?: string | undefined;
   /** Command-line arguments for the entry point. */
   args?: string[];
+  /** Node flags, e.g. the heap cap a service is launched with (see launchFlags). */
+  nodeFlags?: string[];
+}
+
+/**
+ * The Node flags `npm run <script>` launches a service with (the projector's
+ * heap cap), read from package.json so the benchmark measures the service as
+ * it is run, from the one place that says how; compose sets the same through
+ * NODE_OPTIONS, and a unit test keeps the two equal.
+ */
+export async function launchFlags(script: string): Promise<string[]> {
+  const scripts = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const command = scripts[script];
+  if (!command) throw new Error(`package.json has no script ${script}`);
+  return command.split(/\s+/).filter((token) => token.startsWith('--max-old-space-size='));
 }
 
 /**
@@ -30,7 +45,7 @@ export interface ChildOptions {
  * the run directory, in its own process group, killed if the harness dies.
  */
 export function spawnChild(env: BenchEnvironment, name: string, entry: string, extraEnv: Record<string, string>, options: ChildOptions = {}): Child {
-  const args = ['--import', 'tsx', entry, ...(options.args ?? [])];
+  const args = [...(options.nodeFlags ?? []), '--import', 'tsx', entry, ...(options.args ?? [])];
   if (options.profileDir) {
     // One directory per child: Node writes one profile per thread (tsx's loader hooks run in a thread of their own).
     const dir = join(options.profileDir, name);

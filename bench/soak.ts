@@ -4,7 +4,7 @@ import autocannon from 'autocannon';
 import { freePort } from '../provision/free-port.js';
 import { publishTraffic } from '../services/simulator/publisher.js';
 import { createTrafficGenerator } from '../services/simulator/traffic.js';
-import { REPO_ROOT, readRss, spawnChild, waitHttpReady } from './children.js';
+import { launchFlags, REPO_ROOT, readRss, spawnChild, waitHttpReady } from './children.js';
 import { authHeaders } from './context.js';
 import { INGEST_INTEGRATIONS, preloadTraffic, provisionIntegrations, sessionsPerSecondFor } from './dataset.js';
 import { startEnvironment } from './environment.js';
@@ -40,7 +40,7 @@ let failed = false;
 try {
   const keys = await provisionIntegrations(env, [...INGEST_INTEGRATIONS]);
   const preloaded = await preloadTraffic(env, { seed: 11, integrationIds: INGEST_INTEGRATIONS, events: values.quick ? 5_000 : 20_000, keepSessionIds: 2_000 });
-  const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(await freePort()) });
+  const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(await freePort()) }, { nodeFlags: await launchFlags('projector') });
   const port = await freePort();
   const api = spawnChild(env, 'api', join(REPO_ROOT, 'services/api.ts'), { API_PORT: String(port) });
   children.push(projector, api);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { tableNames } from '../../projections/store/table-set.js';
 import { rebuildGroupId } from '../../services/rebuild-plan.js';
 import { freePort } from '../../provision/free-port.js';
-import { assertAlive, REPO_ROOT, spawnChild, waitHttpReady, type Child } from '../children.js';
+import { assertAlive, launchFlags, REPO_ROOT, spawnChild, waitHttpReady, type Child } from '../children.js';
 import { addFigure, type BenchContext } from '../context.js';
 import { describeCpu, measureCpu } from '../cpu.js';
 import { INGEST_INTEGRATIONS, preloadTraffic } from '../dataset.js';
@@ -116,7 +116,7 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
   ctx.rawEventsPerSecond = rawResult.eventsPerSecond;
 
   const metricsPort = await freePort();
-  const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(metricsPort) }, { profileDir: ctx.profileDir });
+  const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(metricsPort) }, { profileDir: ctx.profileDir, nodeFlags: await launchFlags('projector') });
   ctx.projector = projector;
   ctx.projectorMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   ctx.memory.watch('projector', projector);
@@ -152,7 +152,7 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
 export async function runRebuild(ctx: BenchContext): Promise<void> {
   const { env } = ctx;
   const groupId = rebuildGroupId(env.config.kafka.groupId);
-  const child = spawnChild(env, 'rebuild', join(REPO_ROOT, 'services/rebuild.ts'), {}, { profileDir: ctx.profileDir, args: ['--generation', '2', '--no-switch', '--progress', 'log'] });
+  const child = spawnChild(env, 'rebuild', join(REPO_ROOT, 'services/rebuild.ts'), {}, { profileDir: ctx.profileDir, nodeFlags: await launchFlags('rebuild'), args: ['--generation', '2', '--no-switch', '--progress', 'log'] });
   ctx.memory.watch('rebuild-projector', child);
   const result = await measureConsumption(ctx, child, groupId, 'rebuild into generation 2');
   await ctx.memory.release('rebuild-projector');
