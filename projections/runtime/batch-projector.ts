@@ -29,7 +29,7 @@ export interface BatchProjectorDeps {
   checkpoint?: (point: BatchCheckpoint) => void;
 }
 
-export type BatchCheckpoint = 'after-clickhouse' | 'after-redis';
+export type BatchCheckpoint = 'after-sessions' | 'after-clickhouse' | 'after-redis';
 
 export interface BatchProjectorConfig {
   tables: TableNames;
@@ -124,8 +124,13 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
     const clickhouseStates = await guard('clickhouse', () => loadClickHouseStates(deps.clickhouse, tables, missing));
+    // Only sessions with a prior state can have projected events: `sessions` is written before
+    // `session_events` (below), so a session without a row there has no timeline rows either.
+    // New sessions, most of a busy batch, skip the costliest lookup of the batch.
+    const known = refs.filter((r) => redisDocs.has(refKey(r)) || clickhouseStates.has(refKey(r)));
+    const knownKeys = new Set(known.map(refKey));
     const seen = await guard('clickhouse', () =>
-      loadSeenEvents(deps.clickhouse, tables, refs, items.map((i) => i.event.eventId)),
+      loadSeenEvents(deps.clickhouse, tables, known, items.filter((i) => knownKeys.has(refKey(i.event))).map((i) => i.event.eventId)),
     );
 
     // Fold every event onto the best known state: idempotent, so including already-projected events is harmless.
@@ -142,7 +147,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       next.set(k, evolveSession(next.get(k) ?? base.get(k) ?? null, event));
     }
 
-    // ClickHouse first: timeline rows for events it has never seen, then the changed states.
+    // ClickHouse first: the changed states, then timeline rows for events it has never seen.
     const eventRows: Row[] = [];
     const fresh = new Set<string>();
     for (const item of items) {
@@ -166,8 +171,10 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       if (writes.has('courses')) courseRows.push(...courseSessionRows(state, version));
     }
     await guard('clickhouse', async () => {
-      await deps.clickhouse.insert(tables.session_events, eventRows);
+      // This order is what lets new sessions skip the seen lookup: see `known` above.
       await deps.clickhouse.insert(tables.sessions, sessionTableRows);
+      deps.checkpoint?.('after-sessions');
+      await deps.clickhouse.insert(tables.session_events, eventRows);
       await deps.clickhouse.insert(tables.user_sessions, userRows);
       await deps.clickhouse.insert(tables.course_sessions, courseRows);
     });

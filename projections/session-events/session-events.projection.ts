@@ -14,30 +14,30 @@ const lifecycleKind = (type: SessionEvent['type']): string => type.slice('sessio
  * activity item for session.activity (each with its own time and page).
  */
 export function sessionEventRows(event: SessionEvent, source: SourcePosition): Row[] {
-  const base = {
+  // One literal per row, no spread: this runs for every activity item (about 8 rows per event), and
+  // spreading a shared base per row was the projector's costliest function of its own.
+  const row = (occurredAt: string, seq: number, kind: string, pageUrl: string, attributes: string): Row => ({
     integration_id: event.integrationId,
     session_id: event.sessionId,
+    occurred_at: occurredAt,
     event_id: event.eventId,
-    event_type: event.type,
+    seq,
     event_at: event.occurredAt,
+    event_type: event.type,
+    kind,
+    page_url: pageUrl,
+    attributes,
     src_partition: source.partition,
     src_offset: source.offset,
-  };
+  });
   switch (event.type) {
     case 'session.activity':
-      return event.data.activities.map((a, seq) => ({
-        ...base,
-        occurred_at: a.at,
-        seq,
-        kind: a.kind,
-        page_url: a.pageUrl ?? '',
-        attributes: JSON.stringify(a.attributes ?? {}),
-      }));
+      return event.data.activities.map((a, seq) => row(a.at, seq, a.kind, a.pageUrl ?? '', a.attributes ? JSON.stringify(a.attributes) : '{}'));
     case 'session.started':
     case 'session.page_viewed':
-      return [{ ...base, occurred_at: event.occurredAt, seq: 0, kind: lifecycleKind(event.type), page_url: event.data.pageUrl, attributes: JSON.stringify(timelineAttributes(event)) }];
+      return [row(event.occurredAt, 0, lifecycleKind(event.type), event.data.pageUrl, JSON.stringify(timelineAttributes(event)))];
     default:
-      return [{ ...base, occurred_at: event.occurredAt, seq: 0, kind: lifecycleKind(event.type), page_url: '', attributes: JSON.stringify(timelineAttributes(event)) }];
+      return [row(event.occurredAt, 0, lifecycleKind(event.type), '', JSON.stringify(timelineAttributes(event)))];
   }
 }
 
