@@ -1,5 +1,5 @@
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { freePort } from '../provision/free-port.js';
 import { MemoryMonitor, REPO_ROOT, spawnChild, waitHttpReady } from './children.js';
 import { addFigure, authHeaders, type BenchContext } from './context.js';
@@ -50,7 +50,7 @@ const ctx: BenchContext = {
   env,
   memory,
   keys: {},
-  profileDir: options.profile ? join(REPO_ROOT, options.outDir, 'profiles', stamp) : undefined,
+  profileDir: options.profile ? resolve(REPO_ROOT, options.outDir, 'profiles', stamp) : undefined,
   figures: [],
   method: {},
   details: {},
@@ -163,7 +163,7 @@ const report: RunReport = {
   timings,
   details: { ...ctx.details, loadAverageByPhase: loadByPhase, clickhouseByPhase, ...(failure ? { failure: String(failure) } : {}), ...(ctx.profileDir ? { profiles: ctx.profileDir } : {}) },
 };
-const file = await writeReport(join(REPO_ROOT, options.outDir), report);
+const file = await writeReport(resolve(REPO_ROOT, options.outDir), report);
 process.stdout.write(`${renderTable(report)}\n\nresults: ${file}\n`);
 const missed = ctx.figures.filter((f) => f.held === false);
 process.exit(failure ? 1 : options.strict && missed.length > 0 ? 2 : 0);
