@@ -98,7 +98,24 @@ function filterClauses(filters: Omit<SessionListFilters, 'limit' | 'cursor'>): {
   return { clauses, params };
 }
 
-/** Newest first; `after` is the (created_at, session_id) of the last row of the previous page. */
+/**
+ * Newest first; `after` is the (created_at, session_id) of the last row of the previous page.
+ *
+ * FINAL cannot read in key order, so on its own it reads every granule the
+ * WHERE leaves (all of a big integration for a first page). Two things keep a
+ * page to a few granules at any depth:
+ * - the cursor is written as `created_at <= c AND (created_at < c OR id < s)`:
+ *   the same rows as the tuple comparison, but the index can prune by its
+ *   first half (the tuple form read every granule);
+ * - a probe without FINAL (which does read in reverse key order and stops
+ *   early) finds the created_at of the PROBE_FACTOR x limit-th matching raw row;
+ *   the FINAL query then reads only from there. Every live row newer than that
+ *   bound is in the range, so when the range yields a full page it is the
+ *   right page; when it does not (stale versions crowded the probe) the query
+ *   runs again unbounded.
+ */
+const PROBE_FACTOR = 4;
+
 export async function listSessions(
   model: ReadModel,
   integrationId: string,
@@ -108,16 +125,30 @@ export async function listSessions(
 ): Promise<SessionRow[]> {
   const { clauses, params } = filterClauses(filters);
   if (after) {
-    clauses.push("(created_at, session_id) < ({afterCreatedAt:DateTime64(3, 'UTC')}, {afterSessionId:String})");
+    clauses.push("created_at <= {afterCreatedAt:DateTime64(3, 'UTC')}");
+    clauses.push("(created_at < {afterCreatedAt:DateTime64(3, 'UTC')} OR session_id < {afterSessionId:String})");
     params.afterCreatedAt = new Date(after.createdAt);
     params.afterSessionId = after.sessionId;
   }
   const where = ['integration_id = {integrationId:String}', ...clauses].join(' AND ');
-  return model.clickhouse.query<SessionRow>(
-    `SELECT ${SESSION_COLUMNS} FROM ${model.tables.sessions} FINAL
-     WHERE ${where}
-     ORDER BY created_at DESC, session_id DESC
-     LIMIT {limit:UInt32}`,
-    { ...params, integrationId, limit },
+  const probe = limit * PROBE_FACTOR;
+  const [bound] = await model.clickhouse.query<{ n: number; scan_from: string }>(
+    `SELECT toUInt32(count()) AS n, min(created_at) AS scan_from FROM (
+       SELECT created_at FROM ${model.tables.sessions}
+       WHERE ${where}
+       ORDER BY created_at DESC, session_id DESC
+       LIMIT {probe:UInt32})`,
+    { ...params, integrationId, probe },
   );
+  const page = (from: Date | null) =>
+    model.clickhouse.query<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM ${model.tables.sessions} FINAL
+       WHERE ${where}${from ? " AND created_at >= {scanFrom:DateTime64(3, 'UTC')}" : ''}
+       ORDER BY created_at DESC, session_id DESC
+       LIMIT {limit:UInt32}`,
+      { ...params, integrationId, limit, ...(from ? { scanFrom: from } : {}) },
+    );
+  if (!bound || bound.n < probe) return page(null);
+  const rows = await page(new Date(bound.scan_from));
+  return rows.length < limit ? page(null) : rows;
 }
