@@ -5,6 +5,7 @@ import { apiConfig, createApiServer, type ApiServer } from '../../services/api-s
 import { buildApiKeyIssued, buildApiKeyRevoked, buildIntegrationUpserted, mintApiKey, type MintedApiKey } from '../../services/keys/api-keys.js';
 import { createProjectorWorker, type ProjectorWorker } from '../../services/projector-worker.js';
 import { createReadModelResolver } from '../../services/read-model.js';
+import { createRedis } from '../../services/redis.js';
 import { storesReady } from '../../services/runtime.js';
 import type { TestStack } from './stack.js';
 
@@ -21,7 +22,10 @@ export async function startReadSide(stack: TestStack, options: { worker?: boolea
   await readModel.start();
   const worker = createProjectorWorker(stack.config, { ...stack, now: Date.now });
   if (options.worker !== false) await worker.start();
-  const api = createApiServer(stack.config, { readModel: readModel.current, redis: stack.redis, registry: stack.registry, logger: stack.logger, ready: storesReady(stack), now: Date.now });
+  // The API gets a client of its own, auto-pipelined as in the API process, so the suites exercise what it runs.
+  const apiRedis = createRedis(stack.config.redis, { autoPipelining: true });
+  const apiModel = () => ({ ...readModel.current(), redis: apiRedis });
+  const api = createApiServer(stack.config, { readModel: apiModel, redis: apiRedis, registry: stack.registry, logger: stack.logger, ready: storesReady(stack), now: Date.now });
   await api.start();
   return {
     api,
@@ -31,6 +35,7 @@ export async function startReadSide(stack: TestStack, options: { worker?: boolea
       await api.stop();
       if (options.worker !== false) await worker.stop();
       await readModel.stop();
+      apiRedis.disconnect();
     },
   };
 }
