@@ -32,7 +32,8 @@ export function createRuntime(config: Config, logger: Logger, role: string): Run
   const kafkaConfig = kafkaConfigOf(config.kafka);
   const registry = createMetricsRegistry({ role, region: config.region });
   const clickhouse = createClickHouseGateway(config.clickhouse);
-  const redis = createRedis(config.redis);
+  // Only the API process: its requests are many small concurrent commands; the projector batches its own writes.
+  const redis = createRedis(config.redis, { autoPipelining: role === 'api' });
   const kafka = createKafka(kafkaConfig, logger);
   const readModel = createReadModelResolver({ clickhouse, redis, logger }, { prefix: config.redis.keyPrefix, refreshMs: 1_000 });
   return {

@@ -4,18 +4,29 @@ import type { RedisClient } from '../../projections/store/redis-client.js';
 import { apiKeys } from '../../projections/store/redis-keys.js';
 import { ApiError } from '../errors.js';
 import type { ApiState } from '../state.js';
+import { batchPerTurn } from './turn-batch.js';
 
-/** INCR and the first PEXPIRE in one step, so every replica shares one exact count per window. */
-const COUNT_REQUEST = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+/**
+ * INCRBY and the first PEXPIRE in one step, so every replica shares one exact
+ * count per window. A replica counts the requests of one event-loop turn
+ * together: the INCRBY hands it a contiguous range of the window's count, one
+ * number per request, so the count stays exact across replicas.
+ */
+const COUNT_REQUESTS = `
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 `;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    countRequest(key: string, windowMs: number): Result<number, Context>;
+    countRequests(key: string, ttlMs: number, requests: number): Result<number, Context>;
   }
+}
+
+interface Waiter {
+  resolve: (count: number) => void;
+  reject: (error: unknown) => void;
 }
 
 export interface RateLimitConfig {
@@ -31,8 +42,17 @@ export interface RateLimitConfig {
  * nor replicas buys more requests.
  */
 export function rateLimit(config: RateLimitConfig, deps: { redis: RedisClient; now: () => number }): Middleware<ApiState> {
-  deps.redis.defineCommand('countRequest', { numberOfKeys: 1, lua: COUNT_REQUEST });
+  deps.redis.defineCommand('countRequests', { numberOfKeys: 1, lua: COUNT_REQUESTS });
   const keys = apiKeys(config.prefix);
+  const ttlMs = config.windowMs * 2;
+  // In arrival order: the first request of the turn gets the lowest number of the range.
+  const enqueue = batchPerTurn<Waiter>((key, waiters) => {
+    deps.redis.countRequests(key, ttlMs, waiters.length).then(
+      (last) => waiters.forEach((w, i) => w.resolve(last - waiters.length + 1 + i)),
+      (error: unknown) => waiters.forEach((w) => w.reject(error)),
+    );
+  });
+  const countRequest = (key: string): Promise<number> => new Promise((resolve, reject) => enqueue(key, { resolve, reject }));
   return async (ctx, next) => {
     const integration = ctx.state.integration;
     if (!integration) throw new Error('rateLimit runs after authenticate');
@@ -40,7 +60,7 @@ export function rateLimit(config: RateLimitConfig, deps: { redis: RedisClient; n
     const now = deps.now();
     const windowStart = now - (now % config.windowMs);
     const resetAt = windowStart + config.windowMs;
-    const count = await deps.redis.countRequest(keys.rateLimit(integration.integrationId, windowStart), config.windowMs * 2);
+    const count = await countRequest(keys.rateLimit(integration.integrationId, windowStart));
     const headers = {
       'X-RateLimit-Limit': String(limit),
       'X-RateLimit-Remaining': String(Math.max(0, limit - count)),

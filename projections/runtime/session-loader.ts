@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// zod 4's compiled object parsers: this schema runs on every point read and every projected session, and zod 3 cost ~3x more.
+import { z } from 'zod/v4';
 import type { ClickHouseGateway } from '../store/clickhouse-gateway.js';
 import type { RedisClient } from '../store/redis-client.js';
 import type { RedisKeys } from '../store/redis-keys.js';

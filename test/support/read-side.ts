@@ -6,6 +6,7 @@ import { buildApiKeyIssued, buildApiKeyRevoked, buildIntegrationUpserted, mintAp
 import { liveProjector } from '../../services/generation-follower.js';
 import type { ProjectorWorker } from '../../services/projector-worker.js';
 import { createReadModelResolver } from '../../services/read-model.js';
+import { createRedis } from '../../services/redis.js';
 import { storesReady } from '../../services/runtime.js';
 import type { TestStack } from './stack.js';
 
@@ -22,7 +23,10 @@ export async function startReadSide(stack: TestStack, options: { worker?: boolea
   await readModel.start();
   const worker = liveProjector(stack.config, { ...stack, now: Date.now }, { pollMs: 500 });
   if (options.worker !== false) await worker.start();
-  const api = createApiServer(stack.config, { readModel: readModel.current, redis: stack.redis, registry: stack.registry, logger: stack.logger, ready: storesReady(stack), now: Date.now });
+  // The API gets a client of its own, auto-pipelined as in the API process, so the suites exercise what it runs.
+  const apiRedis = createRedis(stack.config.redis, { autoPipelining: true });
+  const apiModel = () => ({ ...readModel.current(), redis: apiRedis });
+  const api = createApiServer(stack.config, { readModel: apiModel, redis: apiRedis, registry: stack.registry, logger: stack.logger, ready: storesReady(stack), now: Date.now });
   await api.start();
   return {
     api,
@@ -32,6 +36,7 @@ export async function startReadSide(stack: TestStack, options: { worker?: boolea
       await api.stop();
       if (options.worker !== false) await worker.stop();
       await readModel.stop();
+      apiRedis.disconnect();
     },
   };
 }
