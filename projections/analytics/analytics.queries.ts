@@ -106,28 +106,13 @@ export interface FlagRow {
 const rangeParams = (integrationId: string, from: number, until: number) => ({ integrationId, since: new Date(from), until: new Date(until) });
 const CREATED_IN_RANGE = "integration_id = {integrationId:String} AND created_at >= {since:DateTime64(3, 'UTC')} AND created_at < {until:DateTime64(3, 'UTC')}";
 
-/**
- * Sessions by start bucket and current verdict, with how many of them carry
- * each detection flag: one FINAL read of the sessions serves both (FINAL is
- * the expensive part; only the live row of each session counts, never a
- * tombstone or an old version). A session's flags are distinct, so summing
- * ones per flag counts sessions.
- */
-async function sessionBuckets(
-  model: ClickHouseReadModel,
-  integrationId: string,
-  from: number,
-  until: number,
-  granularity: Granularity,
-): Promise<(SessionBucketRow & { flags: string[]; flag_sessions: number[] })[]> {
-  return model.clickhouse.query(
-    `SELECT t, status, n, by_flag.1 AS flags, by_flag.2 AS flag_sessions FROM (
-       SELECT ${BUCKET_SQL[granularity]('created_at')} AS t, status, toUInt32(count()) AS n,
-              sumMap(arrayMap(f -> toString(f), detection_flags), arrayMap(f -> toUInt32(1), detection_flags)) AS by_flag
-       FROM ${model.tables.sessions} FINAL
-       WHERE ${CREATED_IN_RANGE}
-       GROUP BY t, status)
-     ORDER BY t, status`,
+/** Sessions by start bucket and current verdict. FINAL: only the live row of each session counts, never a tombstone or an old version. */
+export async function sessionBuckets(model: ClickHouseReadModel, integrationId: string, from: number, until: number, granularity: Granularity): Promise<SessionBucketRow[]> {
+  return model.clickhouse.query<SessionBucketRow>(
+    `SELECT ${BUCKET_SQL[granularity]('created_at')} AS t, status, toUInt32(count()) AS n
+     FROM ${model.tables.sessions} FINAL
+     WHERE ${CREATED_IN_RANGE}
+     GROUP BY t, status ORDER BY t, status`,
     rangeParams(integrationId, from, until),
   );
 }
@@ -140,6 +125,17 @@ export async function eventBuckets(model: ClickHouseReadModel, integrationId: st
      WHERE integration_id = {integrationId:String} AND hour >= {since:DateTime64(3, 'UTC')} AND hour < {until:DateTime64(3, 'UTC')}
      GROUP BY t, event_type ORDER BY t, event_type`,
     rangeParams(integrationId, from, until),
+  );
+}
+
+/** Sessions carrying each flag (a session's flags are distinct), per bucket or over the whole range. */
+export async function flagCounts(model: ClickHouseReadModel, integrationId: string, period: Period, perBucket: boolean): Promise<FlagRow[]> {
+  return model.clickhouse.query<FlagRow>(
+    `SELECT ${perBucket ? BUCKET_SQL[period.granularity]('created_at') : 'toUInt32(0)'} AS t, arrayJoin(detection_flags) AS flag, toUInt32(count()) AS n
+     FROM ${model.tables.sessions} FINAL
+     WHERE ${CREATED_IN_RANGE}
+     GROUP BY t, flag ORDER BY t, flag`,
+    rangeParams(integrationId, period.since, period.until),
   );
 }
 
@@ -244,20 +240,13 @@ export function buildAnalytics(period: Period, breakdown: Breakdown | null, rows
   };
 }
 
-/** The whole report: two grouped reads covering the period and the one before it (for the trend). */
+/** The whole report: three grouped reads, the first two covering the previous period as well. */
 export async function analyticsReport(model: ClickHouseReadModel, integrationId: string, period: Period, breakdown: Breakdown | null): Promise<Analytics> {
   const from = previousPeriod(period).since;
-  const [sessionRows, events] = await Promise.all([
+  const [sessions, events, flags] = await Promise.all([
     sessionBuckets(model, integrationId, from, period.until, period.granularity),
     eventBuckets(model, integrationId, from, period.until, period.granularity),
+    flagCounts(model, integrationId, period, breakdown === 'flag'),
   ]);
-  const sessions: SessionBucketRow[] = [];
-  const flags: FlagRow[] = [];
-  for (const { t, status, n, flags: names, flag_sessions: counts } of sessionRows) {
-    sessions.push({ t, status, n });
-    // Buckets start on the period's bucket boundaries, so a bucket is in the period when it starts in it.
-    if (t * 1000 < period.since) continue;
-    names.forEach((flag, i) => flags.push({ t: breakdown === 'flag' ? t : 0, flag, n: counts[i] ?? 0 }));
-  }
   return buildAnalytics(period, breakdown, { sessions, events, flags });
 }
