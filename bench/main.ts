@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../provision/free-port.js';
-import { MemoryMonitor, REPO_ROOT, spawnChild, waitHttpReady } from './children.js';
+import { launchFlags, MemoryMonitor, REPO_ROOT, spawnChild, waitHttpReady } from './children.js';
 import { addFigure, authHeaders, type BenchContext } from './context.js';
 import { BIG_INTEGRATION, INGEST_INTEGRATIONS, provisionIntegrations } from './dataset.js';
 import { startEnvironment } from './environment.js';
@@ -77,7 +77,7 @@ const timed = async (name: string, work: () => Promise<void>): Promise<void> => 
 /** The API as a child; ready once it answers a keyed request (the projector has projected the key index). */
 async function startApi(): Promise<void> {
   const port = await freePort();
-  const child = spawnChild(env, 'api', join(REPO_ROOT, 'services/api.ts'), { API_PORT: String(port), API_PUBLIC_URLS: `http://127.0.0.1:${port}` }, { profileDir: ctx.profileDir });
+  const child = spawnChild(env, 'api', join(REPO_ROOT, 'services/api.ts'), { API_PORT: String(port), API_PUBLIC_URLS: `http://127.0.0.1:${port}` }, { profileDir: ctx.profileDir, nodeFlags: await launchFlags('api') });
   const url = `http://127.0.0.1:${port}`;
   ctx.api = { child, url };
   memory.watch('api', child);

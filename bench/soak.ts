@@ -42,7 +42,7 @@ try {
   const preloaded = await preloadTraffic(env, { seed: 11, integrationIds: INGEST_INTEGRATIONS, events: values.quick ? 5_000 : 20_000, keepSessionIds: 2_000 });
   const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(await freePort()) }, { nodeFlags: await launchFlags('projector') });
   const port = await freePort();
-  const api = spawnChild(env, 'api', join(REPO_ROOT, 'services/api.ts'), { API_PORT: String(port) });
+  const api = spawnChild(env, 'api', join(REPO_ROOT, 'services/api.ts'), { API_PORT: String(port) }, { nodeFlags: await launchFlags('api') });
   children.push(projector, api);
   const url = `http://127.0.0.1:${port}`;
   await waitHttpReady(api, `${url}/readyz`);
