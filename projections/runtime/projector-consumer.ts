@@ -138,7 +138,9 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
         rebalanceTimeout: 60_000,
         heartbeatInterval: Math.min(3_000, Math.floor(config.sessionTimeoutMs / 3)),
         maxWaitTimeInMs: Math.max(10, Math.min(config.maxWaitMs, 500)),
-        maxBytesPerPartition: Math.max(1024 * 1024, Math.floor(config.maxBytes / 2)),
+        // Fetched bytes live outside the capped heap until their batch is projected; 1 MB per partition
+        // (not half a flush) measured 304 -> 242 MB peak RSS at 300k events, at the same throughput.
+        maxBytesPerPartition: 1024 * 1024,
         // Few retries on purpose (about 2 s of backoff), then kafkajs crashes and restarts the consumer.
         // kafkajs 2.2.4 keeps the group coordinator it joined with: commits and heartbeats go to that
         // node id until the consumer rejoins, and when its broker dies they fail on every retry. With
