@@ -1,4 +1,5 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { FETCH_BYTES_PER_PARTITION } from '../projections/runtime/projector-consumer.js';
 
 /**
  * The ceiling the projector is compared with: a kafkajs consumer in a group
@@ -10,7 +11,7 @@ export interface RawConsumerOptions {
   groupId: string;
   topic: string;
   partitions: number;
-  /** The projector's defaults: BATCH_MAX_WAIT_MS 100 → 100 ms fetch wait; BATCH_MAX_BYTES 8 MiB → 4 MiB per partition. */
+  /** The projector's defaults: BATCH_MAX_WAIT_MS 100 → 100 ms fetch wait; FETCH_BYTES_PER_PARTITION per partition. */
   maxWaitMs?: number;
   maxBytesPerPartition?: number;
   /** Default true (replays the topic); false starts at the end, for latency measurements. */
@@ -24,7 +25,7 @@ export async function startRawConsumer(kafka: Kafka, options: RawConsumerOptions
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
     maxWaitTimeInMs: options.maxWaitMs ?? 100,
-    maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? FETCH_BYTES_PER_PARTITION,
   });
   // Resolved by the first completed fetch: by then the group is joined and every partition has a position,
   // so a latency probe produced afterwards cannot fall before a "latest" starting offset.
