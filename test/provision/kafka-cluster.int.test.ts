@@ -81,8 +81,12 @@ describe('provisioned 3-node Kafka cluster', () => {
     await victim.restart();
     const admin = kafka.admin();
     await admin.connect();
-    expect((await admin.describeCluster()).brokers).toHaveLength(3);
-    await admin.disconnect();
+    try {
+      // The restarted node is back once the controller lists it again; registration takes a moment after its port opens.
+      await eventually(async () => (await admin.describeCluster()).brokers.length, { until: (n) => n === 3, timeoutMs: 30_000, what: 'the restarted node listed by the cluster' });
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('stop() closes every port', async () => {
