@@ -104,7 +104,19 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
     }
   }
 
+  /** The eachBatch calls under way: stop() lets them write and commit before the member leaves. */
+  const inFlight = new Set<Promise<void>>();
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const run = projectFetch(payload);
+    inFlight.add(run);
+    try {
+      await run;
+    } finally {
+      inFlight.delete(run);
+    }
+  }
+
+  async function projectFetch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
     const limit = config.stopAt?.get(`${batch.topic}:${batch.partition}`);
@@ -121,6 +133,7 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
       value: m.value,
     }));
     for (let i = 0; i < messages.length; i += config.maxRows) {
+      if (stopping) return; // nothing new is written once stopping; the rest of this fetch is left for the next run
       const chunk = messages.slice(i, i + config.maxRows);
       const done = grouper.add(chunk);
       // Keep the group membership alive while a slow or retrying flush holds us.
@@ -129,7 +142,7 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
         if (finished) break;
         if (payload.isRunning() && !payload.isStale()) await payload.heartbeat().catch(() => undefined);
       }
-      if (!payload.isRunning() || payload.isStale()) return; // partition revoked: the new owner replays from the last commit
+      if (payload.isStale()) return; // partition revoked: the new owner replays from the last commit
       const last = chunk[chunk.length - 1]!;
       payload.resolveOffset(last.offset);
       await commit(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
@@ -171,10 +184,16 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
         eachBatch,
       });
     },
-    /** Finishes the batch in hand, commits it, leaves the group. */
+    /**
+     * Finishes the batch in hand, commits it, leaves the group. The commit comes
+     * before the leave, so once a member is gone the group's offsets cover every
+     * write it made: a rebuild's handoff trusts exactly that, and a batch
+     * replayed against other generations would no longer be new there.
+     */
     async stop(): Promise<void> {
       stopping = true;
       grouper.close();
+      await Promise.allSettled([...inFlight]);
       await consumer?.disconnect();
       joined = false;
     },
