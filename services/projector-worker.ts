@@ -6,7 +6,7 @@ import { createProjectorMetrics } from '../projections/runtime/metrics.js';
 import { createProjectorConsumer } from '../projections/runtime/projector-consumer.js';
 import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
 import type { RedisClient } from '../projections/store/redis-client.js';
-import { PROJECTIONS, fromIntegrationsTopic, type Generations, type ProjectionName } from '../projections/store/generations.js';
+import { PROJECTIONS, anyFromSessions, fromIntegrationsTopic, type Generations, type ProjectionName } from '../projections/store/generations.js';
 import { projectionKeys } from '../projections/store/redis-keys.js';
 import { tableNames } from '../projections/store/table-set.js';
 import { migrate } from './clickhouse/migrations.js';
@@ -32,10 +32,9 @@ export interface ProjectorWorkerOptions {
 
 /** The topics a writer of these projections must read. */
 export function topicsFor(config: Config, writes: ReadonlySet<ProjectionName>): string[] {
-  const list = [...writes];
   return [
-    ...(list.some((p) => !fromIntegrationsTopic(p)) ? [config.kafka.topics.sessions] : []),
-    ...(list.some(fromIntegrationsTopic) ? [config.kafka.topics.integrations] : []),
+    ...(anyFromSessions(writes) ? [config.kafka.topics.sessions] : []),
+    ...([...writes].some(fromIntegrationsTopic) ? [config.kafka.topics.integrations] : []),
   ];
 }
 

@@ -54,7 +54,7 @@ export function planRebuild(serving: Generations, selected: readonly ProjectionN
   const buildingNames = tableNames(building);
   const written = TABLES.filter((k) => writes.has(TABLE_OWNERS[k]));
   const patterns = projectionKeyPatterns(prefix, target);
-  const keyPatternsOf = (projections: Iterable<ProjectionName>): string[] => [...projections].flatMap((p) => (p in patterns ? (patterns[p as keyof typeof patterns] ?? []) : []));
+  const keyPatternsOf = (projections: Iterable<ProjectionName>): string[] => [...projections].flatMap((p) => patterns[p] ?? []);
   return {
     selected: PROJECTIONS.filter((p) => selected.includes(p)),
     target,

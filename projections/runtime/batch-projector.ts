@@ -9,7 +9,7 @@ import { sessionRows } from '../sessions/sessions.projection.js';
 import { addInto, eventCounterIncrements, sessionCounterDeltas } from '../stats/stats.projection.js';
 import { ClickHouseError, type ClickHouseGateway, type Row } from '../store/clickhouse-gateway.js';
 import { isRetriableRedisError, type RedisClient } from '../store/redis-client.js';
-import { FOLD_STATE, fromIntegrationsTopic, type ProjectionName } from '../store/generations.js';
+import { FOLD_STATE, anyFromSessions, type ProjectionName } from '../store/generations.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import type { TableNames } from '../store/table-set.js';
 import { userSessionRows } from '../users/users.projection.js';
@@ -78,7 +78,7 @@ async function guard<T>(sink: 'clickhouse' | 'redis', work: () => Promise<T>): P
 export function createBatchProjector(config: BatchProjectorConfig, deps: BatchProjectorDeps) {
   const { tables, keys, writes } = config;
   const nextVersion = versionClock(deps.now);
-  const folds = [...writes].some((p) => !fromIntegrationsTopic(p));
+  const folds = anyFromSessions(writes);
   if (folds && !FOLD_STATE.every((p) => writes.has(p))) throw new Error(`a writer of ${[...writes].join(', ')} must also write the fold state (${FOLD_STATE.join(', ')})`);
 
   return async function projectBatch(messages: readonly SourceMessage[]): Promise<BatchResult> {

@@ -19,6 +19,11 @@ export function uniformGenerations(generation: number): Generations {
   return Object.fromEntries(PROJECTIONS.map((p) => [p, generation])) as Record<ProjectionName, number>;
 }
 
+/** One generation for all, or a generation each: callers that predate per-projection generations pass a number. */
+export function toGenerations(generations: number | Generations): Generations {
+  return typeof generations === 'number' ? uniformGenerations(generations) : generations;
+}
+
 export function assertGeneration(generation: number): void {
   if (!Number.isInteger(generation) || generation < 1) throw new Error(`invalid generation ${generation}`);
 }
@@ -51,10 +56,13 @@ export const FOLD_STATE: readonly ProjectionName[] = ['sessions', 'session-event
 /** Fed by the integrations topic rather than the session fold. */
 export const fromIntegrationsTopic = (p: ProjectionName): boolean => p === 'api-keys';
 
+/** Whether any of these projections is computed by the session fold (and so reads the sessions topic). */
+export const anyFromSessions = (projections: Iterable<ProjectionName>): boolean => [...projections].some((p) => !fromIntegrationsTopic(p));
+
 /** What a writer that must produce `wanted` has to write: the wanted projections plus the fold state they depend on. */
 export function writesFor(wanted: Iterable<ProjectionName>): ReadonlySet<ProjectionName> {
   const out = new Set<ProjectionName>(wanted);
-  if ([...out].some((p) => !fromIntegrationsTopic(p))) for (const p of FOLD_STATE) out.add(p);
+  if (anyFromSessions(out)) for (const p of FOLD_STATE) out.add(p);
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { uniformGenerations, type Generations } from './generations.js';
+import { toGenerations, type Generations, type ProjectionName } from './generations.js';
 
 /**
  * Every Redis key in one place. Keys of one integration share the hash tag
@@ -16,7 +16,7 @@ export interface RedisKeys {
 }
 
 export function projectionKeys(prefix: string, generations: number | Generations): RedisKeys {
-  const g = typeof generations === 'number' ? uniformGenerations(generations) : generations;
+  const g = toGenerations(generations);
   const sessions = `${prefix}g${g.sessions}:`;
   const stats = `${prefix}g${g.stats}:`;
   const apiKeys = `${prefix}g${g['api-keys']}:`;
@@ -29,10 +29,18 @@ export function projectionKeys(prefix: string, generations: number | Generations
   };
 }
 
-/** SCAN patterns of one generation's keys of a projection, for dropping what a rebuild wrote but did not adopt. */
-export function projectionKeyPatterns(prefix: string, generation: number): Partial<Record<'sessions' | 'stats' | 'api-keys', string[]>> {
-  const p = `${prefix}g${generation}:`;
-  return { sessions: [`${p}{*}:s:*`], stats: [`${p}{*}:stats`, `${p}{*}:wm`], 'api-keys': [`${p}{*}:integration`, `${p}key:*`] };
+/**
+ * SCAN patterns of one generation's keys of each projection that keeps keys in
+ * Redis, for dropping what a rebuild wrote but did not adopt: the key layout
+ * above with every id a wildcard, so the two cannot drift apart.
+ */
+export function projectionKeyPatterns(prefix: string, generation: number): Partial<Record<ProjectionName, string[]>> {
+  const keys = projectionKeys(prefix, generation);
+  return {
+    sessions: [keys.session('*', '*')],
+    stats: [keys.stats('*'), keys.watermarks('*')],
+    'api-keys': [keys.integration('*'), keys.apiKey('*')],
+  };
 }
 
 /** Keys the API owns: not projections, so not generational. */

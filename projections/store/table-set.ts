@@ -1,4 +1,4 @@
-import { generationSuffix, uniformGenerations, type Generations, type ProjectionName } from './generations.js';
+import { generationSuffix, toGenerations, type Generations, type ProjectionName } from './generations.js';
 
 /**
  * Every projection table belongs to one projection and carries that
@@ -21,7 +21,7 @@ export const TABLE_OWNERS: Readonly<Record<TableKey, ProjectionName>> = {
 };
 
 export function tableNames(generations: number | Generations): TableNames {
-  const g = typeof generations === 'number' ? uniformGenerations(generations) : generations;
+  const g = toGenerations(generations);
   const names = Object.fromEntries(TABLES.map((t) => [t, `${t}${generationSuffix(g[TABLE_OWNERS[t]])}`])) as Record<TableKey, string>;
   // The view joins two projections (session_events into events_hourly). Its name carries both generations,
   // so moving either one makes a new view and leaves the old one to be dropped, never silently reused.

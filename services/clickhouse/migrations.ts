@@ -15,10 +15,11 @@ import type { Logger } from '../logger.js';
  */
 export function schemaStatements(names: TableNames, options: { cluster?: string | undefined; only?: ReadonlySet<ProjectionName> | undefined } = {}): string[] {
   const { cluster, only } = options;
-  if (!cluster) return TABLE_DEFINITIONS.filter((t) => !only || only.has(TABLE_OWNERS[t.key])).map((t) => t.create(names).trim());
+  const definitions = TABLE_DEFINITIONS.filter((t) => !only || only.has(TABLE_OWNERS[t.key]));
+  if (!cluster) return definitions.map((t) => t.create(names).trim());
   const local = Object.fromEntries(TABLES.map((k) => [k, `${names[k]}_local`])) as Record<TableKey, string>;
   const statements: string[] = [];
-  for (const table of TABLE_DEFINITIONS.filter((t) => !only || only.has(TABLE_OWNERS[t.key]))) {
+  for (const table of definitions) {
     const ddl = table.create(local).trim();
     const name = local[table.key];
     statements.push(onCluster(ddl, name, cluster));

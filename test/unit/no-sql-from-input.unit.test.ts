@@ -472,7 +472,10 @@ function createSqlChecker(program: ts.Program) {
     let array: ts.Expression | undefined = e;
     if (ts.isIdentifier(e)) {
       const d = declarationOf(e);
-      array = d && ts.isVariableDeclaration(d) && isConstDeclaration(d) && d.initializer ? unwrap(d.initializer) : undefined;
+      const init = d && ts.isVariableDeclaration(d) && isConstDeclaration(d) && d.initializer ? unwrap(d.initializer) : undefined;
+      // A const holding a subset of such a list is followed to the list.
+      if (init && ts.isCallExpression(init)) return objectsOf(init);
+      array = init;
     }
     if (!array || !ts.isArrayLiteralExpression(array)) return null;
     const objects = array.elements.map((el) => (ts.isSpreadElement(el) ? undefined : objectLiteralOf(el)));
@@ -591,9 +594,19 @@ const BAD_SNIPPETS: Record<string, string> = {
     const DEFS = [{ key: 'sessions', create: (t: TableNames) => \`CREATE TABLE \${t.sessions} COMMENT '\${req.id}'\` }];
     return Promise.all(DEFS.map((d) => model.clickhouse.command(d.create(model.tables))));
   }`,
+  'filtered-definitions-with-input': `export function f(model: ReadModel, req: Req) {
+    const DEFS = [{ key: 'sessions', create: (t: TableNames) => \`CREATE TABLE \${t.sessions} COMMENT '\${req.id}'\` }];
+    const some = DEFS.filter((d) => d.key === req.table);
+    return Promise.all(some.map((d) => model.clickhouse.command(d.create(model.tables))));
+  }`,
 };
 
 const GOOD_SNIPPETS: Record<string, string> = {
+  'filtered-definitions': `const DEFS = [{ key: 'sessions' as const, create: (t: TableNames) => \`CREATE TABLE IF NOT EXISTS \${t.sessions} (id String) ENGINE = MergeTree ORDER BY id\` }];
+  export async function f(model: ReadModel, req: Req) {
+    const some = DEFS.filter((d) => d.key === req.table);
+    for (const d of some) await model.clickhouse.command(d.create(model.tables));
+  }`,
   'ddl-from-definitions-with-cluster-rewrite': `const DEFS = [{ key: 'sessions' as const, shard: 'cityHash64(id)', create: (t: TableNames) => \`CREATE TABLE IF NOT EXISTS \${t.sessions} (id String) ENGINE = MergeTree ORDER BY id\` }];
   const TABLE_KEYS = ['sessions', 'user_sessions'] as const;
   export async function f(model: ReadModel, names: TableNames, cluster: string) {
