@@ -113,6 +113,12 @@ describe('buildAnalytics', () => {
     expect(a.summary).toMatchObject({ sessions: 0, botRate: 0, topFlags: [], trend: { sessions: 0, sessionsChangePct: null } });
   });
 
+  it('counts a status outside the enum in its bucket and the totals, never in byStatus', () => {
+    const a = buildAnalytics(period, null, { ...NO_ROWS, sessions: [{ t: s('2026-11-03T00:00:00Z'), status: null, n: 2 }, { t: s('2026-11-03T00:00:00Z'), status: 'bot', n: 1 }] });
+    expect(a.series[1]).toMatchObject({ sessions: 3, flaggedSessions: 1, byStatus: { unscored: 0, human: 0, suspicious: 0, bot: 1 } });
+    expect(a.summary).toMatchObject({ sessions: 3, flaggedSessions: 1, byStatus: { unscored: 0, human: 0, suspicious: 0, bot: 1 } });
+  });
+
   it('fills buckets, sums the summary from them, and compares with the previous period', () => {
     const a = buildAnalytics(period, null, rows);
     expect(a.period).toEqual({ since: '2026-11-02T00:00:00.000Z', until: '2026-11-05T00:00:00.000Z' });
