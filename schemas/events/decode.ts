@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { EVENT_TYPES, MAX_CLOCK_SKEW_MS, OLDEST_ACCEPTED, SUPPORTED_VERSIONS, type EventType } from './envelope.js';
 import { IntegrationEventSchema, type IntegrationEvent } from './integration-events.js';
 import { SessionEventSchema, type SessionEvent } from './session-events.js';
@@ -43,7 +43,7 @@ function fail(reason: DecodeReason, detail: string): Decoded {
 function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
-    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
     .join('; ');
 }
 

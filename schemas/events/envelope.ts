@@ -1,4 +1,7 @@
-import { z } from 'zod';
+// zod 4's compiled object parsers: every consumed event is parsed with these, and zod 3 cost 3-4x more per event.
+import { z } from 'zod/v4';
+// zod 3 only for its datetime pattern, so the accepted timestamps stay exactly what the contract has always accepted.
+import { z as zod3 } from 'zod';
 
 /** Identifiers travel in URLs and Redis keys, so they are kept to a safe alphabet. */
 export const IdSchema = z
@@ -13,7 +16,7 @@ export const IdSchema = z
  * `.datetime()` rebuilds its RegExp on every parse, and an activity batch
  * carries up to 60 timestamps (a hot spot in the projector's CPU profile).
  */
-const ISO_DATETIME = z.datetimeRegex({ offset: true, local: false, precision: null });
+const ISO_DATETIME = zod3.datetimeRegex({ offset: true, local: false, precision: null });
 export const TimestampSchema = z.string().regex(ISO_DATETIME, 'Invalid datetime');
 
 /**

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { envelopeFields, IdSchema } from './envelope.js';
 
 export const TIERS = ['free', 'starter', 'pro', 'enterprise'] as const;

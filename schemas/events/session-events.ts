@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { envelopeFields, IdSchema, TimestampSchema } from './envelope.js';
 
 /** Pages are web pages: other schemes (javascript:, data:) would be served back to API readers. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Partitioners, type Kafka } from 'kafkajs';
 import { destination, pino } from 'pino';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { eventKey, type ContractEvent } from '../../schemas/events/decode.js';
 import { IdSchema } from '../../schemas/events/envelope.js';
 import { KeyHashSchema, RegionSchema, TierSchema, type IntegrationStatus } from '../../schemas/events/integration-events.js';

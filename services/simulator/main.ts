@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Partitioners } from 'kafkajs';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { IdSchema } from '../../schemas/events/envelope.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { createKafka, kafkaConfigOf, prepareTopics } from '../kafka.js';
