@@ -3,7 +3,7 @@ import type { IntegrationEvent } from '../../schemas/events/integration-events.j
 import type { SessionEvent } from '../../schemas/events/session-events.js';
 import { applyIntegrationEvents } from '../api-keys/api-keys.projection.js';
 import { courseSessionRows } from '../courses/courses.projection.js';
-import { sessionEventRows } from '../session-events/session-events.projection.js';
+import { SESSION_EVENT_COLUMNS, sessionEventValues } from '../session-events/session-events.projection.js';
 import { evolveSession, mergeStates, sameState, type SessionState } from '../sessions/session-state.js';
 import { sessionRows } from '../sessions/sessions.projection.js';
 import { addInto, eventCounterIncrements, sessionCounterDeltas } from '../stats/stats.projection.js';
@@ -148,13 +148,13 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     }
 
     // ClickHouse first: the changed states, then timeline rows for events it has never seen.
-    const eventRows: Row[] = [];
+    const eventRows: unknown[][] = [];
     const fresh = new Set<string>();
     for (const item of items) {
       const id = `${item.event.integrationId}\u0000${item.event.eventId}`;
       if (!item.primary || seen.has(id)) continue;
       fresh.add(id);
-      eventRows.push(...sessionEventRows(item.event, { partition: item.message.partition, offset: item.message.offset }));
+      for (const row of sessionEventValues(item.event, { partition: item.message.partition, offset: item.message.offset })) eventRows.push(row);
     }
     const version = nextVersion();
     const sessionTableRows: Row[] = [];
@@ -174,7 +174,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       // This order is what lets new sessions skip the seen lookup: see `known` above.
       await deps.clickhouse.insert(tables.sessions, sessionTableRows);
       deps.checkpoint?.('after-sessions');
-      await deps.clickhouse.insert(tables.session_events, eventRows);
+      await deps.clickhouse.insertValues(tables.session_events, { columns: SESSION_EVENT_COLUMNS, values: eventRows });
       await deps.clickhouse.insert(tables.user_sessions, userRows);
       await deps.clickhouse.insert(tables.course_sessions, courseRows);
     });

@@ -9,6 +9,7 @@ import {
   type ParamValue,
   type QueryParams,
   type Row,
+  type RowValues,
 } from '../../projections/store/clickhouse-gateway.js';
 
 /**
@@ -89,6 +90,16 @@ export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway
       const payload = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
       try {
         await session.insert({ table, values: payload, format: 'JSONEachRow', settings: { date_time_input_format: 'best_effort' } });
+      } catch (error) {
+        throw toGatewayError(error, `insert into ${table} failed`);
+      }
+    },
+    async insertValues(table: string, rows: RowValues): Promise<void> {
+      ensureOpen();
+      if (rows.values.length === 0) return;
+      const payload = Buffer.from(rows.values.map((r) => JSON.stringify(r)).join('\n'));
+      try {
+        await session.insert({ table, columns: rows.columns, values: payload, format: 'JSONCompactEachRow', settings: { date_time_input_format: 'best_effort' } });
       } catch (error) {
         throw toGatewayError(error, `insert into ${table} failed`);
       }

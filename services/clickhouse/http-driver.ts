@@ -7,6 +7,7 @@ import {
   type ClickHouseGateway,
   type QueryParams,
   type Row,
+  type RowValues,
 } from '../../projections/store/clickhouse-gateway.js';
 
 export interface HttpConfig {
@@ -57,6 +58,16 @@ export function createHttpGateway(config: HttpConfig): ClickHouseGateway {
       if (rows.length === 0) return;
       try {
         await client.insert({ table, values: rows as Row[], format: 'JSONEachRow' });
+      } catch (error) {
+        throw toGatewayError(error, `insert into ${table} failed`);
+      }
+    },
+    async insertValues(table: string, rows: RowValues): Promise<void> {
+      if (rows.values.length === 0) return;
+      const [first, ...rest] = rows.columns;
+      if (first === undefined) throw new ClickHouseError(`insert into ${table}: no columns named`, { retriable: false });
+      try {
+        await client.insert({ table, values: rows.values as unknown[][], columns: [first, ...rest], format: 'JSONCompactEachRow' });
       } catch (error) {
         throw toGatewayError(error, `insert into ${table} failed`);
       }

@@ -127,6 +127,27 @@ export function describeGatewayContract(options: ContractOptions): void {
       ]);
     });
 
+    it('inserts positional rows (JSONCompactEachRow) into named columns, the rest taking their defaults', async () => {
+      await gw().command(
+        `CREATE TABLE IF NOT EXISTS ${table('positional')} (
+           occurred_at DateTime64(3, 'UTC'), event_id String, seq UInt16, note String DEFAULT 'none', src_offset UInt64
+         ) ENGINE = MergeTree ORDER BY (occurred_at, event_id, seq)`,
+      );
+      const columns = ['event_id', 'occurred_at', 'seq', 'src_offset'];
+      await gw().insertValues(table('positional'), { columns, values: [] });
+      await gw().insertValues(table('positional'), {
+        columns,
+        values: [
+          ["e'1\\", '2026-11-02T14:03:11.120Z', 0, '9007199254740991'],
+          ['ü 😀', '2026-11-02 14:03:12.5', 1, 7],
+        ],
+      });
+      expect(await query('positional:readback', `SELECT * FROM ${table('positional')} ORDER BY occurred_at`)).toEqual([
+        { occurred_at: '2026-11-02T14:03:11.120Z', event_id: "e'1\\", seq: 0, note: 'none', src_offset: 9007199254740991 },
+        { occurred_at: '2026-11-02T14:03:12.500Z', event_id: 'ü 😀', seq: 1, note: 'none', src_offset: 7 },
+      ]);
+    });
+
     it('pages with a tuple cursor and filters with IN arrays', async () => {
       const rows = await query(
         'cursor',
