@@ -220,6 +220,7 @@ export function describeGatewayContract(options: ContractOptions): void {
         ['syntax', () => gw().query('SELEC 1'), 62],
         ['unknown table', () => gw().query(`SELECT * FROM ${table('missing')}`), 60],
         ['unknown table (insert)', () => gw().insert(table('missing'), [{ id: 1 }]), 60],
+        ['unknown table (positional insert)', () => gw().insertValues(table('missing'), { columns: ['id'], values: [[1]] }), 60],
         ['unknown table (command)', () => gw().command(`DROP TABLE ${table('missing')}`), 60],
         ['unbound parameter', () => gw().query('SELECT {x:String} AS x'), 456],
       ];

@@ -19,8 +19,10 @@ import {
   failureFor,
   paramsForChdb,
   parseMultipart,
+  plainInsert,
   resultFormat,
   splitRequest,
+  type PlainInsert,
   type WireRequest,
 } from './clickhouse-http-wire.js';
 import { SessionState } from './clickhouse-session-state.js';
@@ -112,6 +114,22 @@ export async function startClickHouseHttpEndpoint(opts: EndpointOptions): Promis
     };
   };
 
+  const executeInsert = async (request: WireRequest, insert: PlainInsert, rows: Buffer, queryId: string): Promise<Answer> => {
+    const result = await serially(async () => {
+      await state.apply(request.settings, request.database);
+      return session.insert({ table: insert.table, ...(insert.columns ? { columns: insert.columns } : {}), values: rows, format: insert.format });
+    });
+    return {
+      status: 200,
+      headers: {
+        'Content-Type': contentTypeFor(resultFormat(request.sql, request.defaultFormat)),
+        'X-ClickHouse-Query-Id': queryId,
+        'X-ClickHouse-Summary': summary(result.rowsWritten, result.bytesSent, result.elapsed),
+      },
+      body: Buffer.alloc(0),
+    };
+  };
+
   const answer = async (req: http.IncomingMessage): Promise<Answer> => {
     const url = new URL(req.url ?? '/', `http://${LOOPBACK}`);
     const ok = { status: 200, headers: { 'Content-Type': 'text/html; charset=UTF-8' }, body: Buffer.from('Ok.\n') };
@@ -124,6 +142,8 @@ export async function startClickHouseHttpEndpoint(opts: EndpointOptions): Promis
     if (!url.searchParams.has('query') && body.length === 0 && !multipart) return ok;
     const queryId = url.searchParams.get('query_id') || randomUUID();
     try {
+      const insert = !multipart && body.length > 0 && url.searchParams.has('query') ? plainInsert(url.searchParams.get('query') ?? '') : null;
+      if (insert) return await executeInsert(splitRequest(url.searchParams, '', undefined), insert, body, queryId);
       return await execute(splitRequest(url.searchParams, body.toString('utf8'), multipart), queryId);
     } catch (error) {
       const failure = failureFor(error, version);

@@ -55,6 +55,30 @@ export function splitRequest(search: URLSearchParams, body: string, multipart: M
   return { sql, params, settings, database: fields.get('database'), queryId: fields.get('query_id'), defaultFormat: fields.get('default_format') };
 }
 
+/** Formats chdb inserts from bytes as they are (its raw insert); others take the general path. */
+const RAW_INSERT_FORMATS = new Set(['JSONEachRow', 'JSONCompactEachRow', 'CSV', 'CSVWithNames', 'TSV', 'TabSeparated', 'TSVWithNames', 'TabSeparatedWithNames']);
+
+export interface PlainInsert {
+  table: string;
+  columns: string[] | undefined;
+  format: 'JSONEachRow' | 'JSONCompactEachRow' | 'CSV' | 'CSVWithNames' | 'TSV' | 'TabSeparated' | 'TSVWithNames' | 'TabSeparatedWithNames';
+}
+
+/**
+ * `INSERT INTO t [(a, b)] FORMAT F`, the statement the client sends for insert()
+ * with the rows in the body. Such a body is handed to the engine as bytes, as a
+ * server streams it into its parser, rather than spliced into one query string
+ * the size of the batch. Anything else (INSERT ... SELECT, EXCEPT lists, other
+ * formats) is null and takes the general path.
+ */
+export function plainInsert(sql: string): PlainInsert | null {
+  const match = /^\s*INSERT\s+INTO\s+([A-Za-z0-9_.`]+)\s*(?:\(([A-Za-z0-9_,\s`]+)\))?\s*FORMAT\s+([A-Za-z]+)\s*$/i.exec(sql);
+  if (!match) return null;
+  const [, table, columns, format] = match;
+  if (!table || !format || !RAW_INSERT_FORMATS.has(format)) return null;
+  return { table, columns: columns?.split(',').map((c) => c.trim()), format: format as PlainInsert['format'] };
+}
+
 export function decodeBody(raw: Buffer, encoding: string | undefined): Buffer {
   switch ((encoding ?? '').trim().toLowerCase()) {
     case '':
