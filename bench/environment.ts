@@ -119,6 +119,13 @@ export async function startEnvironment(extraChildEnv: Record<string, string> = {
   }
 }
 
+/** The group stands stable with exactly `members` members: every worker holds its partitions. */
+export async function groupSettled(env: BenchEnvironment, groupId: string, members: number): Promise<boolean> {
+  const { groups } = await env.admin.describeGroups([groupId]);
+  const group = groups[0];
+  return group?.state === 'Stable' && group.members.length === members;
+}
+
 /** Sum of the committed offsets of a group on a topic (what it has durably processed). */
 export async function committedTotal(admin: Admin, groupId: string, topic: string): Promise<number> {
   const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });

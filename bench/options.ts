@@ -14,6 +14,8 @@ export interface Sizes {
   /** Sustained produce rate (events/s) and duration of the freshness run. */
   freshnessRate: number;
   freshnessSeconds: number;
+  /** Projector workers of the last freshness pass: compose deploys two. 1 skips that pass. */
+  freshnessWorkers: number;
   /** Fixed request rate and durations of the point-read runs. */
   pointRate: number;
   pointSeconds: number;
@@ -44,6 +46,7 @@ const QUICK: Sizes = {
   ingestEvents: 20_000,
   freshnessRate: 1_000,
   freshnessSeconds: 6,
+  freshnessWorkers: 2,
   pointRate: 1_000,
   pointSeconds: 4,
   pointMaxSeconds: 3,
@@ -56,6 +59,7 @@ const FULL: Sizes = {
   ingestEvents: 300_000,
   freshnessRate: 5_000,
   freshnessSeconds: 60,
+  freshnessWorkers: 2,
   pointRate: 1_000,
   pointSeconds: 30,
   pointMaxSeconds: 15,
@@ -68,6 +72,7 @@ const SIZE_FLAGS: Readonly<Record<string, keyof Sizes>> = {
   'ingest-events': 'ingestEvents',
   'freshness-rate': 'freshnessRate',
   'freshness-seconds': 'freshnessSeconds',
+  'freshness-workers': 'freshnessWorkers',
   'point-rate': 'pointRate',
   'point-seconds': 'pointSeconds',
   'point-max-seconds': 'pointMaxSeconds',

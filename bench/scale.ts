@@ -11,7 +11,7 @@ import { migrate } from '../services/clickhouse/migrations.js';
 import { assertAlive, launchFlags, REPO_ROOT, spawnChild, type Child } from './children.js';
 import { describeCpu, measureCpu, type CpuShare } from './cpu.js';
 import { INGEST_INTEGRATIONS, preloadTraffic } from './dataset.js';
-import { committedTotal, startEnvironment, topicTotal, type BenchEnvironment } from './environment.js';
+import { committedTotal, groupSettled, startEnvironment, topicTotal, type BenchEnvironment } from './environment.js';
 import { batchesBetween, projectorStats } from './phases/ingest.js';
 import { log, task } from './progress.js';
 import { machine, round } from './results.js';
@@ -86,12 +86,6 @@ async function machineTicks(): Promise<{ busy: number; total: number } | null> {
 /** A run's isolated slice: consumer group, Redis prefix, ClickHouse database. */
 function slice(env: BenchEnvironment, workers: number) {
   return { groupId: `scale-${env.run}-${workers}`, prefix: `s:${env.run}:${workers}:`, database: `scale_${env.run}_${workers}` };
-}
-
-async function groupSettled(env: BenchEnvironment, groupId: string, members: number): Promise<boolean> {
-  const { groups } = await env.admin.describeGroups([groupId]);
-  const group = groups[0];
-  return group?.state === 'Stable' && group.members.length === members;
 }
 
 async function run(env: BenchEnvironment, workers: number, total: number): Promise<RunResult> {

@@ -1,10 +1,12 @@
 import type { Consumer, Message } from 'kafkajs';
 import { createTrafficGenerator, MEAN_EVENTS_PER_SESSION } from '../../services/simulator/traffic.js';
-import { assertAlive } from '../children.js';
+import { join } from 'node:path';
+import { freePort } from '../../provision/free-port.js';
+import { assertAlive, launchFlags, REPO_ROOT, spawnChild, type Child } from '../children.js';
 import { addFigure, authHeaders, type BenchContext } from '../context.js';
 import { describeCpu, measureCpu, type CpuShare } from '../cpu.js';
 import { BIG_INTEGRATION, nextMessage, sessionsPerSecondFor } from '../dataset.js';
-import { committedTotal, topicTotal } from '../environment.js';
+import { committedTotal, groupSettled, topicTotal } from '../environment.js';
 import { log, task } from '../progress.js';
 import { startRawConsumer } from '../raw-kafka.js';
 import { round } from '../results.js';
@@ -81,7 +83,7 @@ function stats(all: readonly Probe[], kind: Probe['kind']): KindStats {
  * (live traffic on a tenant with history), probes sampled as described above,
  * each polled until the API shows it.
  */
-async function pass(ctx: BenchContext, rate: number, seconds: number, seed: number): Promise<Pass> {
+async function pass(ctx: BenchContext, rate: number, seconds: number, seed: number, extraWorkers: readonly Child[] = []): Promise<Pass> {
   const { env } = ctx;
   const api = ctx.api!;
   const key = ctx.keys[BIG_INTEGRATION] ?? '';
@@ -98,7 +100,7 @@ async function pass(ctx: BenchContext, rate: number, seconds: number, seed: numb
   const polls: Promise<void>[] = [];
   const inFlight = new Set<Promise<unknown>>();
   const progress = task(`freshness @ ${rate} events/s`, ticks * perTick, 'events');
-  const cpu = await measureCpu({ projector: ctx.projector?.pid, api: api.child.pid, ...env.servicePids() });
+  const cpu = await measureCpu({ projector: ctx.projector?.pid, ...Object.fromEntries(extraWorkers.map((w) => [w.name, w.pid])), api: api.child.pid, ...env.servicePids() });
   const before = ctx.projectorMetricsUrl ? await projectorStats(ctx.projectorMetricsUrl) : null;
 
   const shows = (body: string, probe: Probe): boolean => {
@@ -200,6 +202,29 @@ function figures(ctx: BenchContext, p: Pass, label: string, target: boolean): vo
 }
 
 /**
+ * More projector workers in the live group, as a deployment runs them (compose
+ * has two): each holds some partitions, so one worker's ClickHouse writes
+ * overlap another's decoding and folding. Resolves once the group is stable
+ * with all of them.
+ */
+async function joinWorkers(ctx: BenchContext, extra: number): Promise<Child[]> {
+  const { env } = ctx;
+  const workers: Child[] = [];
+  for (let i = 2; i <= extra + 1; i++) {
+    const worker = spawnChild(env, `projector-${i}`, join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(await freePort()), KAFKA_CLIENT_ID: `projector-${i}` }, { nodeFlags: await launchFlags('projector') });
+    ctx.memory.watch(worker.name, worker);
+    workers.push(worker);
+  }
+  const deadline = Date.now() + 90_000;
+  while (!(await groupSettled(env, env.config.kafka.groupId, extra + 1).catch(() => false))) {
+    for (const worker of workers) await assertAlive(worker);
+    if (Date.now() > deadline) throw new Error(`the group never stood stable with ${extra + 1} workers`);
+    await sleep(250);
+  }
+  return workers;
+}
+
+/**
  * Produce → visible through the API at the stated rate; when that rate is
  * beyond what the projector carried in the ingest run, first a pass at half
  * that capacity, so the figures show the pipeline's latency as well as the
@@ -207,7 +232,7 @@ function figures(ctx: BenchContext, p: Pass, label: string, target: boolean): vo
  */
 export async function runFreshness(ctx: BenchContext): Promise<void> {
   const { env, options } = ctx;
-  const { freshnessRate: rate, freshnessSeconds: seconds } = options.sizes;
+  const { freshnessRate: rate, freshnessSeconds: seconds, freshnessWorkers: workers } = options.sizes;
   if (!ctx.api || !ctx.projector) throw new Error('freshness needs the API and the projector running');
   const raw: Consumer = await startRawConsumer(env.kafka, {
     groupId: `fresh-raw-${env.run}`,
@@ -233,6 +258,18 @@ export async function runFreshness(ctx: BenchContext): Promise<void> {
     }
     passes.stated = await pass(ctx, rate, seconds, options.seed + 1);
     figures(ctx, passes.stated, `@ ${rate}/s`, true);
+    if (workers > 1) {
+      await drain(ctx, 300_000);
+      const extra = await joinWorkers(ctx, workers - 1);
+      try {
+        passes.deployed = await pass(ctx, rate, seconds, options.seed + 3, extra);
+        figures(ctx, passes.deployed, `@ ${rate}/s, ${workers} workers`, true);
+        await drain(ctx, 300_000);
+      } finally {
+        for (const worker of extra) await ctx.memory.release(worker.name);
+        await Promise.all(extra.map((worker) => worker.stop()));
+      }
+    }
   } finally {
     await raw.disconnect();
   }
@@ -245,5 +282,6 @@ export async function runFreshness(ctx: BenchContext): Promise<void> {
     `Probes: ~${UPDATE_PROBES_PER_SECOND}/s events of sessions whose first event is ≥ ${SETTLED_MS} ms old (visible when the session's updatedAt reaches the event's time) ` +
     `and ~${NEW_PROBES_PER_SECOND}/s new sessions (visible when GET answers 200; each miss falls through to a ClickHouse lookup, hence few and polled every ${NEW_POLL_MS} ms). ` +
     `Latency = from handing the probe's batch to the producer until GET /v1/sessions/{id} shows it, polled every ${POLL_MS} ms (updates) or 5% of the time waited, whichever is longer. ` +
-    `Baseline: the same probes seen by a plain kafkajs consumer. Afterwards the harness waits for the projector to drain any backlog (${drainSeconds} s).`;
+    `Baseline: the same probes seen by a plain kafkajs consumer. Afterwards the harness waits for the projector to drain any backlog (${drainSeconds} s).` +
+    (workers > 1 ? ` Last, the stated rate again with ${workers} projector workers in the group, as compose deploys them (batch figures of that pass are worker 1's).` : '');
 }
