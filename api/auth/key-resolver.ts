@@ -2,16 +2,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { hashApiKey } from '../../schemas/api-key.js';
 import type { RedisClient } from '../../projections/store/redis-client.js';
 import type { RedisKeys } from '../../projections/store/redis-keys.js';
-
+import { ExpiringCache } from '../expiring-cache.js';
 
 export type KeyResolution =
   | { ok: true; integrationId: string; keyId: string; keyHash: string; name: string; tier: string; region: string; status: string }
   | { ok: false; reason: 'invalid_api_key' | 'revoked_api_key' | 'integration_suspended' };
-
-interface CacheEntry {
-  value: KeyResolution;
-  expiresAt: number;
-}
 
 /**
  * Resolves a presented key to its integration through the Redis key index
@@ -19,7 +14,7 @@ interface CacheEntry {
  * which bounds how long a revoked key keeps working (the contract allows 2 s).
  */
 export function createKeyResolver(deps: { redis: RedisClient; keys: () => RedisKeys; now: () => number }, options: { cacheMs: number; maxEntries: number }) {
-  const cache = new Map<string, CacheEntry>();
+  const cache = new ExpiringCache<KeyResolution>({ ttlMs: options.cacheMs, maxEntries: options.maxEntries, now: deps.now });
 
   async function lookup(hash: string): Promise<KeyResolution> {
     const keys = deps.keys();
@@ -45,12 +40,10 @@ export function createKeyResolver(deps: { redis: RedisClient; keys: () => RedisK
 
   return async function resolve(rawKey: string): Promise<KeyResolution> {
     const hash = hashApiKey(rawKey);
-    const now = deps.now();
     const hit = cache.get(hash);
-    if (hit && hit.expiresAt > now) return hit.value;
+    if (hit) return hit;
     const value = await lookup(hash);
-    if (cache.size >= options.maxEntries) cache.clear();
-    cache.set(hash, { value, expiresAt: now + options.cacheMs });
+    cache.set(hash, value);
     return value;
   };
 }

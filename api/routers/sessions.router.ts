@@ -1,5 +1,5 @@
 import { listSessionEvents, sessionEventCounts, sessionTimeline, type TimelineRow } from '../../projections/session-events/session-events.queries.js';
-import { listSessions, loadSessionState, sessionFromRow, toSessionResource } from '../../projections/sessions/sessions.queries.js';
+import { listSessions, loadClickHouseSessionState, loadRedisSessionState, sessionFromRow, toSessionResource } from '../../projections/sessions/sessions.queries.js';
 import {
   SessionDetailsResponseSchema,
   SessionEventListQuery,
@@ -14,10 +14,13 @@ import { z } from '../../schemas/api/zod.js';
 import { canonicalFilters } from '../cursor.js';
 import { notFound } from '../errors.js';
 import { paginate } from '../pagination.js';
+import { createSessionLookup } from '../session-lookup.js';
 import { documented, integrationOf, routes, type RouterDeps } from '../route.js';
 
 const SessionPathParams = z.object({ sessionId: SessionIdParam }).strict();
 const TIMELINE_MAX = 1_000;
+/** A second is well inside any poller's patience, and bounds a miss storm to one engine lookup per session per second per replica. */
+const SESSION_MISS_TTL_MS = 1_000;
 
 function parseAttributes(json: string): Record<string, unknown> {
   try {
@@ -40,6 +43,10 @@ function eventFromRow(row: TimelineRow): SessionEventResource {
 }
 
 export function sessionRoutes(deps: RouterDeps) {
+  const loadSessionState = createSessionLookup(
+    { fromRedis: loadRedisSessionState, fromClickHouse: loadClickHouseSessionState },
+    { missTtlMs: SESSION_MISS_TTL_MS, maxEntries: 10_000, now: deps.now },
+  );
   const list = routes.createRouteSpec({
     name: 'listSessions',
     method: 'get',

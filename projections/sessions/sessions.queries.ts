@@ -31,13 +31,17 @@ export function toSessionResource(state: SessionState): SessionResource {
 }
 
 /**
- * One session's state. Redis holds a document per session (written by the
- * projector in the same atomic step as the counters), which keeps point reads
- * off ClickHouse; ClickHouse answers when Redis does not have it.
+ * One session's state from Redis, which holds a document per session (written
+ * by the projector in the same atomic step as the counters) and keeps point
+ * reads off ClickHouse.
  */
-export async function loadSessionState(model: ReadModel, integrationId: string, sessionId: string): Promise<SessionState | null> {
+export async function loadRedisSessionState(model: ReadModel, integrationId: string, sessionId: string): Promise<SessionState | null> {
   const cached = await model.redis.hget(model.keys.session(integrationId, sessionId), 'state');
-  if (cached !== null) return parseState(cached);
+  return cached === null ? null : parseState(cached);
+}
+
+/** One session's state from ClickHouse, for when Redis does not have it. */
+export async function loadClickHouseSessionState(model: ReadModel, integrationId: string, sessionId: string): Promise<SessionState | null> {
   const rows = await model.clickhouse.query<{ state: string }>(
     `SELECT state FROM ${model.tables.sessions} FINAL
      WHERE integration_id = {integrationId:String} AND session_id = {sessionId:String}
