@@ -59,6 +59,7 @@ const EnvSchema = z.object({
   BATCH_MAX_ROWS: z.coerce.number().int().positive().default(5_000),
   BATCH_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   BATCH_MAX_WAIT_MS: z.coerce.number().int().positive().default(100),
+  BATCH_IDLE_MS: z.coerce.number().int().positive().default(5),
   SINK_RETRY_MAX_MS: z.coerce.number().int().positive().default(10_000),
   EVENT_DEDUP_TTL_SECONDS: z.coerce.number().int().positive().default(14 * 24 * 3600),
 });
@@ -106,6 +107,8 @@ export interface Config {
     batchMaxRows: number;
     batchMaxBytes: number;
     batchMaxWaitMs: number;
+    /** A batch flushes this long after its last messages arrived (a fetch's partitions arrive together). */
+    batchIdleMs: number;
     sinkRetryMaxMs: number;
     dedupTtlSeconds: number;
   };
@@ -161,6 +164,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       batchMaxRows: e.BATCH_MAX_ROWS,
       batchMaxBytes: e.BATCH_MAX_BYTES,
       batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+      batchIdleMs: e.BATCH_IDLE_MS,
       sinkRetryMaxMs: e.SINK_RETRY_MAX_MS,
       dedupTtlSeconds: e.EVENT_DEDUP_TTL_SECONDS,
     },

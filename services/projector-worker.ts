@@ -76,6 +76,7 @@ export function createProjectorWorker(
       maxRows: config.projector.batchMaxRows,
       maxBytes: config.projector.batchMaxBytes,
       maxWaitMs: config.projector.batchMaxWaitMs,
+      idleMs: config.projector.batchIdleMs,
       retryMaxMs: config.projector.sinkRetryMaxMs,
       partitionsConcurrency: Math.max(1, config.kafka.topicPartitions + 3),
       fromBeginning: options.fromBeginning ?? true,

@@ -4,6 +4,13 @@ export interface FlushLimits {
   maxRows: number;
   maxBytes: number;
   maxWaitMs: number;
+  /**
+   * Flush once no messages were added for this long. kafkajs hands every
+   * partition of one fetch over within the same moment and fetches again only
+   * after all of them returned, so past that moment the group can only wait
+   * for nothing: without this, every batch paid the whole maxWaitMs.
+   */
+  idleMs: number;
 }
 
 type Flush = (messages: SourceMessage[]) => Promise<void>;
@@ -11,12 +18,22 @@ type Flush = (messages: SourceMessage[]) => Promise<void>;
 /**
  * Group commit across partitions: kafkajs hands each partition's fetch to its
  * own eachBatch call; every call adds its messages to the open group and waits
- * for it. The group flushes when it holds maxRows messages or maxBytes, or
- * maxWaitMs after it opened, whichever comes first. One flush settles all the
- * waiting calls, each of which then commits its own partition.
+ * for it. The group flushes when it holds maxRows messages or maxBytes, idleMs
+ * after the last messages were added, or maxWaitMs after it opened, whichever
+ * comes first. One flush settles all the waiting calls, each of which then
+ * commits its own partition. Groups may flush concurrently: a partition has one
+ * chunk waiting at a time, so two groups never share a partition, nor (keyed by
+ * session) a session.
  */
 export class FlushGrouper {
-  private open: { messages: SourceMessage[]; bytes: number; timer: NodeJS.Timeout | null; done: Promise<void>; settle: (e?: unknown) => void } | null = null;
+  private open: {
+    messages: SourceMessage[];
+    bytes: number;
+    timer: NodeJS.Timeout | null;
+    idle: NodeJS.Timeout | null;
+    done: Promise<void>;
+    settle: (e?: unknown) => void;
+  } | null = null;
 
   constructor(
     private readonly limits: FlushLimits,
@@ -30,7 +47,14 @@ export class FlushGrouper {
       group.messages.push(m);
       group.bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
     }
-    if (group.messages.length >= this.limits.maxRows || group.bytes >= this.limits.maxBytes) this.close();
+    if (group.messages.length >= this.limits.maxRows || group.bytes >= this.limits.maxBytes) {
+      this.close();
+    } else {
+      if (group.idle) clearTimeout(group.idle);
+      group.idle = setTimeout(() => {
+        if (this.open === group) this.close();
+      }, this.limits.idleMs);
+    }
     return group.done;
   }
 
@@ -40,6 +64,7 @@ export class FlushGrouper {
     if (!group) return;
     this.open = null;
     if (group.timer) clearTimeout(group.timer);
+    if (group.idle) clearTimeout(group.idle);
     this.flush(group.messages).then(
       () => group.settle(),
       (error: unknown) => group.settle(error ?? new Error('flush failed')),
@@ -53,7 +78,7 @@ export class FlushGrouper {
     });
     // A rejected group with no waiter left must not crash the process as an unhandled rejection.
     done.catch(() => undefined);
-    const group = { messages: [] as SourceMessage[], bytes: 0, timer: null as NodeJS.Timeout | null, done, settle };
+    const group = { messages: [] as SourceMessage[], bytes: 0, timer: null as NodeJS.Timeout | null, idle: null as NodeJS.Timeout | null, done, settle };
     group.timer = setTimeout(() => {
       if (this.open === group) this.close();
     }, this.limits.maxWaitMs);
