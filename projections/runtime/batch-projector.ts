@@ -174,9 +174,15 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       // This order is what lets new sessions skip the seen lookup: see `known` above.
       await deps.clickhouse.insert(tables.sessions, sessionTableRows);
       deps.checkpoint?.('after-sessions');
-      await deps.clickhouse.insertValues(tables.session_events, { columns: SESSION_EVENT_COLUMNS, values: eventRows });
-      await deps.clickhouse.insert(tables.user_sessions, userRows);
-      await deps.clickhouse.insert(tables.course_sessions, courseRows);
+      // The rest depend on nothing but the sessions rows: a server runs them side by side. All of them
+      // settle before a failure is raised, so a retry never races an insert of this attempt still in flight
+      // (its seen-lookup must find every timeline row that did land).
+      const inserts = await Promise.allSettled([
+        deps.clickhouse.insertValues(tables.session_events, { columns: SESSION_EVENT_COLUMNS, values: eventRows }),
+        deps.clickhouse.insert(tables.user_sessions, userRows),
+        deps.clickhouse.insert(tables.course_sessions, courseRows),
+      ]);
+      for (const insert of inserts) if (insert.status === 'rejected') throw insert.reason;
     });
 
     deps.checkpoint?.('after-clickhouse');
