@@ -14,7 +14,8 @@ export interface SessionLookupOptions {
 /**
  * One session for the API: Redis on every request (where the projector makes a
  * session visible, so a new session shows on the first poll after it is
- * projected), then ClickHouse for what Redis lacks. That fallback is a FINAL
+ * projected), then ClickHouse for what Redis lacks (after Redis lost its data,
+ * say). That fallback is a FINAL
  * lookup on the engine the projector writes to, so it is guarded: concurrent
  * fallbacks for one session share one query, and a session found in neither
  * is answered as absent for `missTtlMs`. A client polling for a session that

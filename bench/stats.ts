@@ -44,8 +44,14 @@ export interface HttpAnswer {
   ms: number;
 }
 
-/** GET with node:http rather than fetch: less client overhead inside the timed span. */
-export function httpGet(url: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+/**
+ * GET with node:http rather than fetch: less client overhead inside the timed span.
+ * A kept-alive socket the server closed as idle just as it was reused fails with
+ * a reset before any answer; that GET is sent once more on a fresh socket (the
+ * race Node's documentation describes for `reusedSocket`), since it never reached
+ * the server as a request.
+ */
+export function httpGet(url: string, headers: Record<string, string> = {}, retried = false): Promise<HttpAnswer> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'GET', agent, headers }, (res) => {
@@ -54,7 +60,10 @@ export function httpGet(url: string, headers: Record<string, string> = {}): Prom
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
       res.on('error', reject);
     });
-    req.on('error', reject);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (!retried && req.reusedSocket && error.code === 'ECONNRESET') resolve(httpGet(url, headers, true));
+      else reject(error);
+    });
     req.end();
   });
 }

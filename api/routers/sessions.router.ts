@@ -19,8 +19,12 @@ import { documented, integrationOf, routes, type RouterDeps } from '../route.js'
 
 const SessionPathParams = z.object({ sessionId: SessionIdParam }).strict();
 const TIMELINE_MAX = 1_000;
-/** A second is well inside any poller's patience, and bounds a miss storm to one engine lookup per session per second per replica. */
-const SESSION_MISS_TTL_MS = 1_000;
+/**
+ * Long on purpose: Redis is read on every request, and the projector writes a session to Redis in the same
+ * batch as to ClickHouse, so remembering "in neither" never delays a session being projected; it only
+ * bounds the engine lookups of ids polled before they exist (or that never will) to one per 30 s per replica.
+ */
+const SESSION_MISS_TTL_MS = 30_000;
 
 function parseAttributes(json: string): Record<string, unknown> {
   try {
