@@ -14,7 +14,7 @@ import type { RedisKeys } from '../store/redis-keys.js';
 import type { TableNames } from '../store/table-set.js';
 import { userSessionRows } from '../users/users.projection.js';
 import { SinkError, type BatchResult, type DeadLetter, type SourceMessage } from './messages.js';
-import { loadClickHouseStates, loadRedisDocs, loadSeenEvents, refKey, type SessionRef } from './session-loader.js';
+import { loadClickHouseStates, loadRedisDocs, loadTimelineFacts, refKey, type SessionRef } from './session-loader.js';
 
 export interface BatchProjectorDeps {
   clickhouse: ClickHouseGateway;
@@ -123,15 +123,12 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
 
     const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
-    const clickhouseStates = await guard('clickhouse', () => loadClickHouseStates(deps.clickhouse, tables, missing));
-    // Only sessions with a prior state can have projected events: `sessions` is written before
-    // `session_events` (below), so a session without a row there has no timeline rows either.
-    // New sessions, most of a busy batch, skip the costliest lookup of the batch.
-    const known = refs.filter((r) => redisDocs.has(refKey(r)) || clickhouseStates.has(refKey(r)));
-    const knownKeys = new Set(known.map(refKey));
-    const seen = await guard('clickhouse', () =>
-      loadSeenEvents(deps.clickhouse, tables, known, items.filter((i) => knownKeys.has(refKey(i.event))).map((i) => i.event.eventId)),
+    // Sessions Redis lacks (new ones, mostly; all of them after Redis lost its data) have a state in ClickHouse
+    // only if they have timeline rows, which the same statement as the seen-lookup tells (see loadTimelineFacts).
+    const { present, seen } = await guard('clickhouse', () =>
+      loadTimelineFacts(deps.clickhouse, tables, refs, missing, items.map((i) => i.event.eventId)),
     );
+    const clickhouseStates = await guard('clickhouse', () => loadClickHouseStates(deps.clickhouse, tables, missing.filter((r) => present.has(refKey(r)))));
 
     // Fold every event onto the best known state: idempotent, so including already-projected events is harmless.
     const next = new Map<string, SessionState>();

@@ -111,30 +111,66 @@ export interface SeenEvent {
   offset: string;
 }
 
-/** Where each of these event ids was first projected, if it was: tells a replay from a duplicate publish. */
-export async function loadSeenEvents(
+export interface TimelineFacts {
+  /** Which of the probed sessions have any timeline row. */
+  present: Set<string>;
+  /** Where each of the event ids was first projected, if it was: tells a replay from a duplicate publish. */
+  seen: Map<string, SeenEvent>;
+}
+
+const pairParams = (prefix: string, refs: readonly SessionRef[]) => ({
+  [`${prefix}Integrations`]: [...new Set(refs.map((r) => r.integrationId))],
+  [`${prefix}SessionIds`]: [...new Set(refs.map((r) => r.sessionId))],
+  [`${prefix}Pairs`]: refs.map((r) => [r.integrationId, r.sessionId]),
+});
+
+const seenEventsSql = (table: string): string => `
+  SELECT integration_id, session_id, event_id, any(src_partition) AS src_partition, toString(any(src_offset)) AS src_offset
+  FROM ${table}
+  WHERE integration_id IN {refsIntegrations:Array(String)}
+    AND session_id IN {refsSessionIds:Array(String)}
+    AND (integration_id, session_id) IN arrayMap(p -> (p[1], p[2]), {refsPairs:Array(Array(String))})
+    AND event_id IN {ids:Array(String)}
+  GROUP BY integration_id, session_id, event_id`;
+
+const presentSessionsSql = (table: string): string => `
+  SELECT integration_id, session_id, '' AS event_id, toUInt32(0) AS src_partition, '' AS src_offset
+  FROM ${table}
+  WHERE integration_id IN {probeIntegrations:Array(String)}
+    AND session_id IN {probeSessionIds:Array(String)}
+    AND (integration_id, session_id) IN arrayMap(p -> (p[1], p[2]), {probePairs:Array(Array(String))})
+  GROUP BY integration_id, session_id`;
+
+/**
+ * One statement on the timeline table, sorted by (integration, session): where
+ * each event id of `refs` was first projected, and which `probe` sessions have
+ * any timeline row. The projector asks the second instead of looking for state
+ * rows in `sessions`: that table is sorted by creation time, so finding a batch's
+ * sessions there goes through a bloom filter that a thousand ids pass in most
+ * granules (about 200 ms a batch on an integration of a million sessions, and
+ * growing with it), while here it is a primary-key range per session.
+ *
+ * Asking the timeline is exact because every projected event writes at least one
+ * timeline row, and `sessions` is written just before `session_events`: a session
+ * with a state row but no timeline row was created by a batch that failed between
+ * the two inserts, whose replay folds the same events onto the same empty state.
+ */
+export async function loadTimelineFacts(
   clickhouse: ClickHouseGateway,
   tables: TableNames,
   refs: readonly SessionRef[],
+  probe: readonly SessionRef[],
   eventIds: readonly string[],
-): Promise<Map<string, SeenEvent>> {
-  const out = new Map<string, SeenEvent>();
-  if (eventIds.length === 0) return out;
-  const rows = await clickhouse.query<{ integration_id: string; event_id: string; src_partition: number; src_offset: string | number }>(
-    `SELECT integration_id, event_id, any(src_partition) AS src_partition, toString(any(src_offset)) AS src_offset
-     FROM ${tables.session_events}
-     WHERE integration_id IN {integrations:Array(String)}
-       AND session_id IN {sessionIds:Array(String)}
-       AND (integration_id, session_id) IN arrayMap(p -> (p[1], p[2]), {pairs:Array(Array(String))})
-       AND event_id IN {ids:Array(String)}
-     GROUP BY integration_id, event_id`,
-    {
-      integrations: [...new Set(refs.map((r) => r.integrationId))],
-      sessionIds: [...new Set(refs.map((r) => r.sessionId))],
-      pairs: refs.map((r) => [r.integrationId, r.sessionId]),
-      ids: [...new Set(eventIds)],
-    },
+): Promise<TimelineFacts> {
+  const facts: TimelineFacts = { present: new Set(), seen: new Map() };
+  if (refs.length === 0) return facts;
+  const rows = await clickhouse.query<{ integration_id: string; session_id: string; event_id: string; src_partition: number; src_offset: string | number }>(
+    probe.length > 0 ? `${seenEventsSql(tables.session_events)}\n  UNION ALL${presentSessionsSql(tables.session_events)}` : seenEventsSql(tables.session_events),
+    { ...pairParams('refs', refs), ...(probe.length > 0 ? pairParams('probe', probe) : {}), ids: [...new Set(eventIds)] },
   );
-  for (const row of rows) out.set(`${row.integration_id}\u0000${row.event_id}`, { partition: row.src_partition, offset: String(row.src_offset) });
-  return out;
+  for (const row of rows) {
+    if (row.event_id === '') facts.present.add(refKey({ integrationId: row.integration_id, sessionId: row.session_id }));
+    else facts.seen.set(`${row.integration_id}\u0000${row.event_id}`, { partition: row.src_partition, offset: String(row.src_offset) });
+  }
+  return facts;
 }

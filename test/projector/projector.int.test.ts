@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseState } from '../../projections/runtime/session-loader.js';
+import { evolveSession, type SessionState } from '../../projections/sessions/session-state.js';
 import { loadStats } from '../../projections/stats/stats.queries.js';
 import { projectionKeys } from '../../projections/store/redis-keys.js';
 import { tableNames } from '../../projections/store/table-set.js';
@@ -64,6 +66,40 @@ describe('projector through the real broker', () => {
       expect(stats.eventsByType).toEqual(Object.fromEntries(Object.entries(totals.eventsByType).filter(([, n]) => n > 0)));
       const counts = await eventually(() => clickhouseCounts(integrationId), { until: (c) => c.sessions === totals.sessions, what: 'clickhouse' });
       expect(counts.events).toBe(eventCount);
+    }
+  });
+
+  it('after Redis lost session documents, later events fold onto the state ClickHouse holds', async () => {
+    const generator = createTrafficGenerator({ seed: 31, integrationIds: ['int_delta'], startAt: new Date(Date.now() - 3_600_000) });
+    const sessions = Array.from({ length: 12 }, () => generator.nextSession()).filter((events) => events.length >= 4);
+    const halves = sessions.map((events) => [events.slice(0, Math.ceil(events.length / 2)), events.slice(Math.ceil(events.length / 2))] as const);
+    const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
+    const stateIn = async (sessionId: string): Promise<{ clickhouse: SessionState | null; redis: SessionState | null }> => {
+      const [row] = await stack.clickhouse.query<{ state: string }>(
+        `SELECT state FROM ${tables.sessions} FINAL WHERE integration_id = 'int_delta' AND session_id = {s:String}`,
+        { s: sessionId },
+      );
+      const doc = await stack.redis.hget(keys.session('int_delta', sessionId), 'state');
+      return { clickhouse: row ? parseState(row.state) : null, redis: doc === null ? null : parseState(doc) };
+    };
+    const fold = (events: readonly SessionEvent[]): SessionState => events.reduce<SessionState | null>((state, event) => evolveSession(state, event), null)!;
+
+    await stack.publish(halves.flatMap(([first]) => first));
+    for (const [first] of halves) {
+      await eventually(() => stateIn(first[0]!.sessionId), { until: (s) => s.redis !== null && s.clickhouse !== null, what: 'first halves projected' });
+    }
+    // Redis loses the documents (a restart without persistence, say); ClickHouse still has every state.
+    await stack.redis.del(...halves.map(([first]) => keys.session('int_delta', first[0]!.sessionId)));
+
+    await stack.publish(halves.flatMap(([, second]) => second));
+    for (const [first, second] of halves) {
+      const expected = fold([...first, ...second]);
+      const found = await eventually(() => stateIn(expected.sessionId), {
+        until: (s) => s.redis !== null && s.redis.updatedAt === expected.updatedAt,
+        what: `second half of ${expected.sessionId} projected`,
+      });
+      expect(found.redis).toEqual(expected);
+      expect(found.clickhouse).toEqual(expected);
     }
   });
 
