@@ -75,6 +75,13 @@ export async function loadRedisDocs(redis: RedisClient, keys: RedisKeys, refs: r
   return out;
 }
 
+/** Bound parameters naming a set of sessions: `<prefix>Integrations`, `<prefix>SessionIds`, `<prefix>Pairs`. */
+const pairParams = (prefix: string, refs: readonly SessionRef[]) => ({
+  [`${prefix}Integrations`]: [...new Set(refs.map((r) => r.integrationId))],
+  [`${prefix}SessionIds`]: [...new Set(refs.map((r) => r.sessionId))],
+  [`${prefix}Pairs`]: refs.map((r) => [r.integrationId, r.sessionId]),
+});
+
 /**
  * The ClickHouse states of these sessions; used when Redis has no document (e.g. Redis lost its data).
  * The pair filter is exact but ClickHouse evaluates it row by row (`has(array, tuple)`), so on its own it
@@ -90,14 +97,10 @@ export async function loadClickHouseStates(
   if (refs.length === 0) return out;
   const rows = await clickhouse.query<{ state: string }>(
     `SELECT state FROM ${tables.sessions} FINAL
-     WHERE integration_id IN {integrations:Array(String)}
-       AND session_id IN {sessionIds:Array(String)}
-       AND (integration_id, session_id) IN arrayMap(p -> (p[1], p[2]), {pairs:Array(Array(String))})`,
-    {
-      integrations: [...new Set(refs.map((r) => r.integrationId))],
-      sessionIds: [...new Set(refs.map((r) => r.sessionId))],
-      pairs: refs.map((r) => [r.integrationId, r.sessionId]),
-    },
+     WHERE integration_id IN {refsIntegrations:Array(String)}
+       AND session_id IN {refsSessionIds:Array(String)}
+       AND (integration_id, session_id) IN arrayMap(p -> (p[1], p[2]), {refsPairs:Array(Array(String))})`,
+    pairParams('refs', refs),
   );
   for (const row of rows) {
     const state = parseState(row.state);
@@ -117,12 +120,6 @@ export interface TimelineFacts {
   /** Where each of the event ids was first projected, if it was: tells a replay from a duplicate publish. */
   seen: Map<string, SeenEvent>;
 }
-
-const pairParams = (prefix: string, refs: readonly SessionRef[]) => ({
-  [`${prefix}Integrations`]: [...new Set(refs.map((r) => r.integrationId))],
-  [`${prefix}SessionIds`]: [...new Set(refs.map((r) => r.sessionId))],
-  [`${prefix}Pairs`]: refs.map((r) => [r.integrationId, r.sessionId]),
-});
 
 const seenEventsSql = (table: string): string => `
   SELECT integration_id, session_id, event_id, any(src_partition) AS src_partition, toString(any(src_offset)) AS src_offset
