@@ -103,6 +103,29 @@ describe('projector through the real broker', () => {
     }
   });
 
+  it('keeps sessions of two integrations apart when they share a session id and event ids', async () => {
+    const generator = createTrafficGenerator({ seed: 41, integrationIds: ['int_eps'], startAt: new Date(Date.now() - 3_600_000) });
+    const original = Array.from({ length: 6 }, () => generator.nextSession()).flat();
+    // The same session ids and event ids under a second integration, with later halves left out there.
+    const twin = original.filter((_, i) => i % 2 === 0).map((event) => ({ ...event, integrationId: 'int_zeta' }));
+    await stack.publish([...original, ...twin]);
+    const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
+    for (const [integrationId, events] of [['int_eps', original], ['int_zeta', twin]] as const) {
+      await eventually(() => loadStats(stack.redis, keys, integrationId), { until: (st) => st.events === events.length, what: `events of ${integrationId}` });
+      const bySession = new Map<string, SessionEvent[]>();
+      for (const event of events) bySession.set(event.sessionId, [...(bySession.get(event.sessionId) ?? []), event]);
+      for (const [sessionId, sessionEvents] of bySession) {
+        const [row] = await stack.clickhouse.query<{ state: string }>(
+          `SELECT state FROM ${tables.sessions} FINAL WHERE integration_id = {i:String} AND session_id = {s:String}`,
+          { i: integrationId, s: sessionId },
+        );
+        expect(row && parseState(row.state)).toEqual(sessionEvents.reduce<SessionState | null>((state, event) => evolveSession(state, event), null));
+      }
+      const counts = await clickhouseCounts(integrationId);
+      expect(counts.events).toBe(events.length);
+    }
+  });
+
   it('dead-letters every malformed message with its reason and keeps projecting good ones', async () => {
     const rng = createRng(11);
     const good = traffic(21, ['int_gamma'], 20);
