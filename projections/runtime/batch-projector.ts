@@ -123,12 +123,21 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
 
     const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
-    // Sessions Redis lacks (new ones, mostly; all of them after Redis lost its data) have a state in ClickHouse
-    // only if they have timeline rows, which the same statement as the seen-lookup tells (see loadTimelineFacts).
-    const { present, seen } = await guard('clickhouse', () =>
-      loadTimelineFacts(deps.clickhouse, tables, refs, missing, items.map((i) => i.event.eventId)),
-    );
-    const clickhouseStates = await guard('clickhouse', () => loadClickHouseStates(deps.clickhouse, tables, missing.filter((r) => present.has(refKey(r)))));
+    const known = refs.filter((r) => redisDocs.has(refKey(r)));
+    const eventIdsOf = (sessions: readonly SessionRef[]): string[] => {
+      const wanted = new Set(sessions.map(refKey));
+      return items.filter((i) => wanted.has(refKey(i.event))).map((i) => i.event.eventId);
+    };
+    // One timeline statement: where the known sessions' events were first projected, and which sessions Redis
+    // lacks exist at all (new ones, most of a busy batch, have no timeline rows: see loadTimelineFacts).
+    const { present, seen } = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, known, missing, eventIdsOf(known)));
+    // Sessions that exist but Redis lacks (after Redis lost its data): their states, and their events' first positions.
+    const recovered = missing.filter((r) => present.has(refKey(r)));
+    const clickhouseStates = await guard('clickhouse', () => loadClickHouseStates(deps.clickhouse, tables, recovered));
+    if (recovered.length > 0) {
+      const more = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, recovered, [], eventIdsOf(recovered)));
+      for (const [id, position] of more.seen) seen.set(id, position);
+    }
 
     // Fold every event onto the best known state: idempotent, so including already-projected events is harmless.
     const next = new Map<string, SessionState>();
