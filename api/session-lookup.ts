@@ -15,8 +15,8 @@ export interface SessionLookupOptions {
  * One session for the API: Redis on every request (where the projector makes a
  * session visible, so a new session shows on the first poll after it is
  * projected), then ClickHouse for what Redis lacks (after Redis lost its data,
- * say). That fallback is a FINAL
- * lookup on the engine the projector writes to, so it is guarded: concurrent
+ * say). That fallback is a FINAL lookup on the engine the projector writes to,
+ * so it is guarded: concurrent
  * fallbacks for one session share one query, and a session found in neither
  * is answered as absent for `missTtlMs`. A client polling for a session that
  * is not projected yet, or probing ids that do not exist, then costs Redis
@@ -44,5 +44,3 @@ export function createSessionLookup(load: { fromRedis: Load; fromClickHouse: Loa
     return state;
   };
 }
-
-export type SessionLookup = ReturnType<typeof createSessionLookup>;

@@ -51,9 +51,7 @@ export class FlushGrouper {
       this.close();
     } else {
       if (group.idle) clearTimeout(group.idle);
-      group.idle = setTimeout(() => {
-        if (this.open === group) this.close();
-      }, this.limits.idleMs);
+      group.idle = setTimeout(() => this.closeIfOpen(group), this.limits.idleMs);
     }
     return group.done;
   }
@@ -71,6 +69,11 @@ export class FlushGrouper {
     );
   }
 
+  /** A timer of a group that was already flushed (full, or by its other timer) finds another group open, or none. */
+  private closeIfOpen(group: NonNullable<FlushGrouper['open']>): void {
+    if (this.open === group) this.close();
+  }
+
   private openGroup() {
     let settle!: (e?: unknown) => void;
     const done = new Promise<void>((resolve, reject) => {
@@ -79,9 +82,7 @@ export class FlushGrouper {
     // A rejected group with no waiter left must not crash the process as an unhandled rejection.
     done.catch(() => undefined);
     const group = { messages: [] as SourceMessage[], bytes: 0, timer: null as NodeJS.Timeout | null, idle: null as NodeJS.Timeout | null, done, settle };
-    group.timer = setTimeout(() => {
-      if (this.open === group) this.close();
-    }, this.limits.maxWaitMs);
+    group.timer = setTimeout(() => this.closeIfOpen(group), this.limits.maxWaitMs);
     this.open = group;
     return group;
   }

@@ -68,6 +68,18 @@ export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway
     if (closed) throw new ClickHouseError('embedded ClickHouse session is closed', { retriable: false });
   };
 
+  /** One JSON document a line (an object or a positional array), handed to the engine as bytes. */
+  async function insertLines(table: string, rows: readonly unknown[], format: 'JSONEachRow' | 'JSONCompactEachRow', columns?: readonly string[]): Promise<void> {
+    ensureOpen();
+    if (rows.length === 0) return;
+    const payload = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
+    try {
+      await session.insert({ table, ...(columns ? { columns } : {}), values: payload, format, settings: { date_time_input_format: 'best_effort' } });
+    } catch (error) {
+      throw toGatewayError(error, `insert into ${table} failed`);
+    }
+  }
+
   return {
     driver: 'embedded',
     async query<T = Row>(sql: string, params?: QueryParams): Promise<T[]> {
@@ -84,26 +96,8 @@ export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway
         throw toGatewayError(error, 'query failed');
       }
     },
-    async insert(table: string, rows: readonly Row[]): Promise<void> {
-      ensureOpen();
-      if (rows.length === 0) return;
-      const payload = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
-      try {
-        await session.insert({ table, values: payload, format: 'JSONEachRow', settings: { date_time_input_format: 'best_effort' } });
-      } catch (error) {
-        throw toGatewayError(error, `insert into ${table} failed`);
-      }
-    },
-    async insertValues(table: string, rows: RowValues): Promise<void> {
-      ensureOpen();
-      if (rows.values.length === 0) return;
-      const payload = Buffer.from(rows.values.map((r) => JSON.stringify(r)).join('\n'));
-      try {
-        await session.insert({ table, columns: rows.columns, values: payload, format: 'JSONCompactEachRow', settings: { date_time_input_format: 'best_effort' } });
-      } catch (error) {
-        throw toGatewayError(error, `insert into ${table} failed`);
-      }
-    },
+    insert: (table: string, rows: readonly Row[]) => insertLines(table, rows, 'JSONEachRow'),
+    insertValues: (table: string, rows: RowValues) => insertLines(table, rows.values, 'JSONCompactEachRow', rows.columns),
     async command(sql: string, params?: QueryParams): Promise<void> {
       ensureOpen();
       try {
