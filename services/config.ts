@@ -61,7 +61,6 @@ const EnvSchema = z.object({
   BATCH_MAX_WAIT_MS: z.coerce.number().int().positive().default(100),
   BATCH_IDLE_MS: z.coerce.number().int().positive().default(5),
   SINK_RETRY_MAX_MS: z.coerce.number().int().positive().default(10_000),
-  EVENT_DEDUP_TTL_SECONDS: z.coerce.number().int().positive().default(14 * 24 * 3600),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -110,7 +109,6 @@ export interface Config {
     /** A batch flushes this long after its last messages arrived (a fetch's partitions arrive together). */
     batchIdleMs: number;
     sinkRetryMaxMs: number;
-    dedupTtlSeconds: number;
   };
 }
 
@@ -166,7 +164,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
       batchIdleMs: e.BATCH_IDLE_MS,
       sinkRetryMaxMs: e.SINK_RETRY_MAX_MS,
-      dedupTtlSeconds: e.EVENT_DEDUP_TTL_SECONDS,
     },
   };
 }
