@@ -23,6 +23,9 @@ npx vitest run --reporter=default --reporter=json --outputFile.json="$results"
 step "benchmarks (--quick)"
 bash scripts/bench.sh --quick
 
+step "batch cost (2 small batches)"
+bash scripts/bench-batch.sh --batches 2 --size 300
+
 step "soak (--quick)"
 bash scripts/soak.sh --quick
 

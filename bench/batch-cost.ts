@@ -1,0 +1,146 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { createBatchProjector } from '../projections/runtime/batch-projector.js';
+import type { SourceMessage } from '../projections/runtime/messages.js';
+import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
+import { PROJECTIONS } from '../projections/store/generations.js';
+import { projectionKeys } from '../projections/store/redis-keys.js';
+import { startRedisServer } from '../provision/redis-server.js';
+import { createEmbeddedGateway } from '../services/clickhouse/embedded-driver.js';
+import { createHttpGateway } from '../services/clickhouse/http-driver.js';
+import { migrate } from '../services/clickhouse/migrations.js';
+import { createRedis } from '../services/redis.js';
+import { createTrafficGenerator } from '../services/simulator/traffic.js';
+import { startClickHouseHttpEndpoint } from '../test/support/clickhouse-http-endpoint.js';
+import { statementKind } from './clickhouse-meter.js';
+import { log, task } from './progress.js';
+import { machine, round } from './results.js';
+
+/**
+ * Where a batch's time goes, without Kafka: the batch projector runs in this
+ * process on a real redis-server and the embedded engine, over the same
+ * deterministic batches twice: once on the embedded driver, once on the HTTP
+ * driver against the test endpoint (same engine, in this process). Per
+ * statement kind it prints the mean and the share of the projector's wall
+ * time; the difference between the two runs is what the HTTP path costs.
+ *   node --import tsx bench/batch-cost.ts [--batches 30] [--size 4000] [--seed 11]
+ * CPU is this whole process (projector, engine threads, endpoint), per event.
+ */
+const { values: args } = parseArgs({
+  options: { batches: { type: 'string', default: '30' }, size: { type: 'string', default: '4000' }, seed: { type: 'string', default: '11' } },
+});
+const BATCHES = Number(args.batches);
+const SIZE = Number(args.size);
+const SEED = Number(args.seed);
+if (!(BATCHES > 0 && SIZE > 0 && Number.isInteger(SEED))) throw new Error('--batches and --size must be positive numbers, --seed an integer');
+
+interface StatementTotals {
+  count: number;
+  ms: number;
+}
+
+/** The gateway with every statement timed by kind; inserts of one batch overlap, so their shares may sum past 100%. */
+function timedGateway(inner: ClickHouseGateway, totals: Map<string, StatementTotals>): ClickHouseGateway {
+  const timed = async <T>(kind: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      const t = totals.get(kind) ?? { count: 0, ms: 0 };
+      totals.set(kind, { count: t.count + 1, ms: t.ms + performance.now() - started });
+    }
+  };
+  return {
+    ...inner,
+    query: (sql, params) => timed(statementKind(sql), () => inner.query(sql, params)),
+    insert: (table, rows) => timed(`INSERT ${table}`, () => inner.insert(table, rows)),
+    insertValues: (table, rows) => timed(`INSERT ${table}`, () => inner.insertValues(table, rows)),
+  };
+}
+
+/** The same batches for both drivers: simulator traffic as the sessions topic would hold it, one partition. */
+function buildBatches(): SourceMessage[][] {
+  const traffic = createTrafficGenerator({ seed: SEED, integrationIds: ['int_cost_a', 'int_cost_b'], startAt: new Date(Date.now() - 3 * 3_600_000), sessionsPerSecond: 50 }).messages();
+  let offset = 0;
+  return Array.from({ length: BATCHES }, () =>
+    Array.from({ length: SIZE }, () => {
+      const m = traffic.next().value!;
+      return { topic: 'sessions', partition: 0, offset: String(offset++), key: Buffer.from(m.key), value: Buffer.from(m.value) };
+    }),
+  );
+}
+
+interface DriverRun {
+  eventsPerSecond: number;
+  cpuMicrosPerEvent: number;
+  statements: Record<string, { count: number; meanMs: number; shareOfWall: number }>;
+}
+
+async function runDriver(driver: 'embedded' | 'http', batches: readonly SourceMessage[][], redisUrl: string, keyPrefix: string): Promise<DriverRun> {
+  const dir = await mkdtemp(join(tmpdir(), `notai-batch-cost-${driver}-`));
+  const endpoint = driver === 'http' ? await startClickHouseHttpEndpoint({ path: dir }) : null;
+  const inner = endpoint ? createHttpGateway({ url: endpoint.url, username: 'default', password: '', database: 'default', requestTimeoutMs: 300_000 }) : createEmbeddedGateway({ path: dir });
+  const redis = createRedis({ url: redisUrl, clusterNodes: undefined });
+  const totals = new Map<string, StatementTotals>();
+  try {
+    const tables = await migrate(inner, 1, pino({ level: 'silent' }));
+    const project = createBatchProjector(
+      { tables, keys: projectionKeys(keyPrefix, 1), writes: new Set(PROJECTIONS) },
+      { clickhouse: timedGateway(inner, totals), redis, publishDeadLetters: async () => undefined, now: Date.now },
+    );
+    const progress = task(`${driver} driver`, batches.length, 'batches');
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    for (const [i, batch] of batches.entries()) {
+      await project(batch);
+      progress.update(i + 1);
+    }
+    const wallMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
+    progress.done();
+    const events = batches.length * SIZE;
+    return {
+      eventsPerSecond: round((events / wallMs) * 1000, 0),
+      cpuMicrosPerEvent: round((cpu.user + cpu.system) / events, 0),
+      statements: Object.fromEntries(
+        [...totals]
+          .filter(([kind]) => kind !== 'CREATE')
+          .sort(([, a], [, b]) => b.ms - a.ms)
+          .map(([kind, t]) => [kind, { count: t.count, meanMs: round(t.ms / t.count, 1), shareOfWall: round(t.ms / wallMs, 2) }]),
+      ),
+    };
+  } finally {
+    await redis.quit().catch(() => undefined);
+    await inner.close();
+    await endpoint?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const redisServer = await startRedisServer();
+try {
+  log(`batch cost: ${BATCHES} batches of ${SIZE} events, seed ${SEED}; ${JSON.stringify(machine())}`);
+  const batches = buildBatches();
+  const embedded = await runDriver('embedded', batches, redisServer.url, 'cost-embedded');
+  const http = await runDriver('http', batches, redisServer.url, 'cost-http');
+  const kinds = [...new Set([...Object.keys(embedded.statements), ...Object.keys(http.statements)])];
+  const rows = [
+    ['', 'embedded', 'http endpoint', 'ratio'],
+    ['events/s', String(embedded.eventsPerSecond), String(http.eventsPerSecond), `${round(http.eventsPerSecond / embedded.eventsPerSecond, 2)}×`],
+    ['process CPU µs/event', String(embedded.cpuMicrosPerEvent), String(http.cpuMicrosPerEvent), `${round(http.cpuMicrosPerEvent / embedded.cpuMicrosPerEvent, 2)}×`],
+    ...kinds.map((kind) => {
+      const e = embedded.statements[kind];
+      const h = http.statements[kind];
+      const cell = (s: typeof e) => (s ? `${s.meanMs} ms (${Math.round(s.shareOfWall * 100)}%)` : '-');
+      return [kind, cell(e), cell(h), e && h ? `${round(h.meanMs / e.meanMs, 2)}×` : ''];
+    }),
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const row of rows) process.stdout.write(`${row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}\n`);
+  process.stdout.write(`${JSON.stringify({ batches: BATCHES, size: SIZE, seed: SEED, embedded, http })}\n`);
+} finally {
+  await redisServer.stop();
+}
