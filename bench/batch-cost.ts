@@ -17,7 +17,7 @@ import { createTrafficGenerator } from '../services/simulator/traffic.js';
 import { startClickHouseHttpEndpoint } from '../test/support/clickhouse-http-endpoint.js';
 import { statementKind } from './clickhouse-meter.js';
 import { log, task } from './progress.js';
-import { machine, round } from './results.js';
+import { alignedTable, machine, round } from './results.js';
 
 /**
  * Where a batch's time goes, without Kafka: the batch projector runs in this
@@ -128,7 +128,6 @@ try {
   const http = await runDriver('http', batches, redisServer.url, 'cost-http');
   const kinds = [...new Set([...Object.keys(embedded.statements), ...Object.keys(http.statements)])];
   const rows = [
-    ['', 'embedded', 'http endpoint', 'ratio'],
     ['events/s', String(embedded.eventsPerSecond), String(http.eventsPerSecond), `${round(http.eventsPerSecond / embedded.eventsPerSecond, 2)}×`],
     ['process CPU µs/event', String(embedded.cpuMicrosPerEvent), String(http.cpuMicrosPerEvent), `${round(http.cpuMicrosPerEvent / embedded.cpuMicrosPerEvent, 2)}×`],
     ...kinds.map((kind) => {
@@ -138,8 +137,7 @@ try {
       return [kind, cell(e), cell(h), e && h ? `${round(h.meanMs / e.meanMs, 2)}×` : ''];
     }),
   ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const row of rows) process.stdout.write(`${row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}\n`);
+  process.stdout.write(`${alignedTable(['', 'embedded', 'http endpoint', 'ratio'], rows).join('\n')}\n`);
   process.stdout.write(`${JSON.stringify({ batches: BATCHES, size: SIZE, seed: SEED, embedded, http })}\n`);
 } finally {
   await redisServer.stop();

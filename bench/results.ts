@@ -95,6 +95,13 @@ function targetText(f: Figure): string {
   return `${f.target.op} ${fmt(f.target.limit)}${subject}  ${mark}`;
 }
 
+/** Columns padded to their widest cell, the header underlined: the shape of every table the benchmarks print. */
+export function alignedTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
 /** The short human table for stdout. */
 export function renderTable(report: RunReport): string {
   const header = ['benchmark', 'metric', 'value', 'baseline', 'ratio', 'target'];
@@ -106,8 +113,6 @@ export function renderTable(report: RunReport): string {
     `${fmt(f.ratio)}×`,
     targetText(f),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const held = report.figures.filter((f) => f.held === true).length;
   const targets = report.figures.filter((f) => f.target).length;
   const timings = Object.entries(report.timings).map(([k, v]) => `${k} ${v}s`).join(', ');
@@ -115,9 +120,7 @@ export function renderTable(report: RunReport): string {
   const loads = load ? Object.entries(load).map(([k, v]) => `${k} ${v}`).join(', ') : '';
   return [
     `Not AI read model benchmarks (${report.mode}; ${report.machine.cpus} cpus, ${report.machine.node})`,
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
+    ...alignedTable(header, rows),
     '',
     `targets held: ${held}/${targets}    phases: ${timings}`,
     `1-min load average at start ${report.machine.loadAverageAtStart}; after each phase: ${loads} (above ${report.machine.cpus}, other work shared the CPUs)`,

@@ -14,7 +14,7 @@ import { INGEST_INTEGRATIONS, preloadTraffic } from './dataset.js';
 import { committedTotal, groupSettled, startEnvironment, topicTotal, type BenchEnvironment } from './environment.js';
 import { batchesBetween, projectorStats } from './phases/ingest.js';
 import { log, task } from './progress.js';
-import { machine, round } from './results.js';
+import { alignedTable, machine, round } from './results.js';
 import { closeHttpAgent, sleep } from './stats.js';
 
 /**
@@ -212,9 +212,7 @@ function render(runs: readonly RunResult[]): string {
     `${r.measuredEvents.toLocaleString('en-US')} msgs in ${r.measuredSeconds} s`,
     `${r.wallSeconds} s`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return alignedTable(header, rows).join('\n');
 }
 
 /** What bounds the curve, read off the measured shares rather than asserted. */
