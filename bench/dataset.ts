@@ -8,6 +8,8 @@ import { task } from './progress.js';
 /** The integrations of a run: preloaded traffic through Kafka, and the big one built directly in ClickHouse (which then gets live traffic). */
 export const INGEST_INTEGRATIONS = ['int_bench_a', 'int_bench_b'] as const;
 export const BIG_INTEGRATION = 'int_bench_big';
+/** Traffic only the rebuild replays: it tops the topic up to the rebuild's size (see phases/rebuild.ts). */
+export const REBUILD_INTEGRATION = 'int_bench_rebuild';
 
 /**
  * Publishes each integration (enterprise tier, so the benchmark's rate-limit
@@ -36,6 +38,8 @@ export interface Preloaded {
   events: number;
   /** Ids of sessions of the first integration (for point reads with its key), at most `keepSessionIds`. */
   sessionIds: string[];
+  /** Distinct sessions among the events: what a projection of them must hold. */
+  sessions: number;
   ms: number;
 }
 
@@ -60,6 +64,7 @@ export async function preloadTraffic(
   const source = generator.messages();
   const topic = env.config.kafka.topics.sessions;
   const sessionIds: string[] = [];
+  const sessions = new Set<string>();
   const progress = task('load kafka', options.events, 'events');
   const inFlight = new Set<Promise<unknown>>();
   const started = performance.now();
@@ -69,6 +74,7 @@ export async function preloadTraffic(
     const messages: Message[] = [];
     for (let i = 0; i < size; i++) {
       const { event, key, value } = nextMessage(source);
+      sessions.add(`${event.integrationId}/${event.sessionId}`);
       if (event.type === 'session.started' && event.integrationId === options.integrationIds[0] && sessionIds.length < options.keepSessionIds) {
         sessionIds.push(event.sessionId);
       }
@@ -85,7 +91,7 @@ export async function preloadTraffic(
   await Promise.all(inFlight);
   const ms = performance.now() - started;
   progress.done(`${Math.round(sent / (ms / 1000)).toLocaleString('en-US')} events/s produced`);
-  return { events: sent, sessionIds, ms };
+  return { events: sent, sessionIds, sessions: sessions.size, ms };
 }
 
 /** The generator is endless; running dry would be a bug in it. */

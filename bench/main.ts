@@ -7,9 +7,10 @@ import { BIG_INTEGRATION, INGEST_INTEGRATIONS, provisionIntegrations } from './d
 import { startEnvironment } from './environment.js';
 import { parseOptions, type Phase } from './options.js';
 import { runFreshness } from './phases/freshness.js';
-import { runIngest, runRebuild } from './phases/ingest.js';
+import { runIngest } from './phases/ingest.js';
 import { runPointReads } from './phases/point-reads.js';
 import { prepareBigIntegration, runAnalytics, runLists } from './phases/queries.js';
+import { runRebuild } from './phases/rebuild.js';
 import { log } from './progress.js';
 import { machine, renderTable, round, writeReport, type RunReport } from './results.js';
 import { closeHttpAgent, httpGet, sleep } from './stats.js';
@@ -19,7 +20,8 @@ import { closeHttpAgent, httpGet, sleep } from './stats.js';
  * benchmark in order, writes bench-results/<timestamp>.json and latest.json,
  * and prints the table. Ingest always runs: it starts the projector that
  * projects the API keys and the sessions the later phases read. The big
- * integration is built when freshness, lists or analytics run.
+ * integration is built when freshness, lists or analytics run. Rebuild runs
+ * last: it stops the live projector (see phases/rebuild.ts).
  */
 const options = parseOptions(process.argv.slice(2));
 
@@ -128,7 +130,6 @@ let failure: unknown = null;
 try {
   ctx.keys = await provisionIntegrations(env, [...INGEST_INTEGRATIONS, BIG_INTEGRATION]);
   await timed('ingest', () => runIngest(ctx));
-  if (wants('rebuild')) await timed('rebuild', () => runRebuild(ctx));
   await startApi();
   // The big integration first: lists and analytics read it, and the freshness traffic goes into it.
   let big: Awaited<ReturnType<typeof prepareBigIntegration>> | undefined;
@@ -137,6 +138,7 @@ try {
   if (wants('point')) await timed('point', () => runPointReads(ctx));
   if (big && wants('lists')) await timed('lists', () => runLists(ctx, big!));
   if (big && wants('analytics')) await timed('analytics', () => runAnalytics(ctx, big!));
+  if (wants('rebuild')) await timed('rebuild', () => runRebuild(ctx));
   await memory.enter('end');
   memoryFigures();
 } catch (error) {

@@ -1,13 +1,11 @@
 import { join } from 'node:path';
-import { tableNames } from '../../projections/store/table-set.js';
-import { rebuildGroupId } from '../../services/rebuild-plan.js';
 import { freePort } from '../../provision/free-port.js';
 import { assertAlive, launchFlags, REPO_ROOT, spawnChild, waitHttpReady, type Child } from '../children.js';
 import { addFigure, type BenchContext } from '../context.js';
 import { describeCpu, measureCpu } from '../cpu.js';
 import { INGEST_INTEGRATIONS, preloadTraffic } from '../dataset.js';
 import { committedTotal, topicTotal } from '../environment.js';
-import { log, task } from '../progress.js';
+import { task } from '../progress.js';
 import { round } from '../results.js';
 import { httpGet, sleep } from '../stats.js';
 
@@ -139,47 +137,5 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     baseline: { label: 'raw kafkajs consumer', value: round(rawResult.eventsPerSecond, 0) },
     target: { on: 'ratio', op: '>=', limit: 0.6 },
     note: `cores busy: ${describeCpu(result.cpu)}; mean batch ${batches.meanBatchMessages} msgs in ${batches.meanBatchMs} ms; ClickHouse statements in flight ${result.clickhouseBusy} of the time`,
-  });
-}
-
-/**
- * The real rebuild tool, services/rebuild.ts --generation 2 --no-switch: it
- * drops and re-creates generation 2 of every projection (tables and Redis
- * keys) and replays the topics from the earliest offsets, in the rebuild's
- * own group, up to where the live group stands (the end: ingest drained it),
- * while reads keep being served from generation 1.
- */
-export async function runRebuild(ctx: BenchContext): Promise<void> {
-  const { env } = ctx;
-  const groupId = rebuildGroupId(env.config.kafka.groupId);
-  const child = spawnChild(env, 'rebuild', join(REPO_ROOT, 'services/rebuild.ts'), {}, { profileDir: ctx.profileDir, nodeFlags: await launchFlags('rebuild'), args: ['--generation', '2', '--no-switch', '--progress', 'log'] });
-  ctx.memory.watch('rebuild-projector', child);
-  const result = await measureConsumption(ctx, child, groupId, 'rebuild into generation 2');
-  await ctx.memory.release('rebuild-projector');
-  await child.stop();
-
-  // A rebuild that is fast but wrong is worthless: the new generation must hold what the live one holds.
-  const count = async (generation: number): Promise<number> => {
-    const [row] = await env.clickhouse.query<{ n: number }>(
-      `SELECT toUInt64(count()) AS n FROM ${tableNames(generation).sessions} FINAL WHERE integration_id IN {ids:Array(String)}`,
-      { ids: [...INGEST_INTEGRATIONS] },
-    );
-    return Number(row?.n ?? 0);
-  };
-  const [live, rebuilt] = await Promise.all([count(1), count(2)]);
-  if (live !== rebuilt) log(`WARNING: generation 2 holds ${rebuilt} sessions, generation 1 ${live}`);
-  const baseline = ctx.rawEventsPerSecond;
-  ctx.method.rebuild =
-    'services/rebuild.ts --generation 2 --no-switch as a child process (every projection into generation 2, group <group>.rebuild, from the earliest offsets) ' +
-    'replays the preloaded topic into fresh generation-2 tables and Redis keys while the live projector idles; measured by committed offsets like ingest; ' +
-    'baseline: the raw consumer over the same topic.';
-  ctx.details.rebuild = { ...result, sessionsLive: live, sessionsRebuilt: rebuilt };
-  addFigure(ctx, {
-    bench: 'rebuild',
-    metric: 'replay throughput',
-    unit: 'events/s',
-    value: round(result.eventsPerSecond, 0),
-    baseline: { label: 'raw kafkajs consumer', value: round(baseline ?? Number.NaN, 0) },
-    note: `${rebuilt}/${live} sessions rebuilt; cores busy: ${describeCpu(result.cpu)}`,
   });
 }
