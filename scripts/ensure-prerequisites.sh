@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a bare machine of ours lacks: npm packages, redis-server, Java
-# and Maven (for the Kafka broker jars), and the broker jars themselves.
+# and Maven (for the Kafka broker jars), the broker jars themselves, and
+# docker-compose (it validates docker-compose.yml without a Docker engine).
 # Every step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # The API tests render Swagger UI in headless Chromium and run the contract's Python sample.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 python3 -c 'import requests' >/dev/null 2>&1 || need_apt+=(python3-requests)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "installing ${need_apt[*]} (apt)"

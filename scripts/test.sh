@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: types, import direction, unit and integration tests
+# The whole test suite: types, import direction, the compose file, unit and integration tests
 # (real Kafka broker, redis-server and embedded ClickHouse started by the test
 # support), then the quick benchmark so the harness never rots.
 set -euo pipefail
@@ -15,6 +15,9 @@ npm run --silent typecheck
 
 step "import direction (dependency-cruiser)"
 npm run --silent lint
+
+step "docker-compose.yml (docker-compose config)"
+docker-compose config -q
 
 step "unit and integration tests"
 results=$(mktemp)
