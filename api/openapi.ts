@@ -11,7 +11,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Not found',
   429: 'Rate limit exceeded; see Retry-After',
   500: 'Unexpected error; quote X-Request-ID',
-  503: 'Not ready',
+  503: 'A backing store is unavailable (see Retry-After), or the probe is not ready',
 };
 
 const RATE_LIMIT_HEADERS = {
@@ -53,7 +53,7 @@ export function buildOpenApiDocument(routes: readonly DocumentedRoute[], extra: 
   registry.register('ErrorEnvelope', ErrorEnvelopeSchema);
 
   for (const { spec, response, doc } of routes) {
-    const errors = [...new Set([400, ...(doc.authenticated ? [401, 403, 429] : []), ...(doc.errors ?? []), 500])].sort();
+    const errors = [...new Set([400, ...(doc.authenticated ? [401, 403, 429] : []), ...(doc.errors ?? []), 500, 503])].sort();
     registry.registerPath({
       method: 'get',
       path: openApiPath(String(spec.path)),

@@ -27,7 +27,9 @@ export function statementKind(sql: string): string {
 
 export async function startClickHouseMeter(target: string): Promise<ClickHouseMeter> {
   const upstream = new URL(target);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  // Idle sockets close here (5 s) before the endpoint closes them (10 s): reusing one the endpoint had just
+  // closed failed a statement with "socket hang up", answered 502, which the API served as a 500.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: 5_000 });
   let totals = new Map<string, { count: number; totalMs: number; maxMs: number }>();
 
   const server = http.createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {

@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import { ClickHouseError } from '../../projections/store/clickhouse-gateway.js';
 import type { ErrorCode, ErrorEnvelope } from '../../schemas/api/common.js';
 import { ApiError } from '../errors.js';
 import type { ApiState } from '../state.js';
@@ -33,10 +34,27 @@ function statusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
+/** How long a client should wait before retrying a request a store could not serve. */
+const STORE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * ioredis's ways of saying the server is out of reach (offline queue gave up,
+ * connection closed, every cluster node failed), as opposed to Redis answering.
+ */
+const REDIS_UNREACHABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const REDIS_UNREACHABLE_MESSAGE = /^(Connection is closed|Stream isn't writeable|Failed to refresh slots cache)|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)\b/;
+
+/** Which store could not be reached, when that is why the request failed: the client may retry, nothing is wrong with its request. */
+export function unavailableStore(error: unknown): 'clickhouse' | 'redis' | null {
+  if (error instanceof ClickHouseError) return error.retriable ? 'clickhouse' : null;
+  if (!(error instanceof Error) || error.name === 'ReplyError') return null;
+  return REDIS_UNREACHABLE_NAMES.has(error.name) || REDIS_UNREACHABLE_MESSAGE.test(error.message) ? 'redis' : null;
+}
+
 /**
  * The one place errors become responses: typed ApiErrors with their code,
- * client errors raised by Koa or the router with a mapped code, anything else
- * a logged 500 without internals. Unmatched routes become a 404 envelope.
+ * client errors raised by Koa or the router with a mapped code, an unreachable
+ * store a 503 with Retry-After, anything else a logged 500 without internals. Unmatched routes become a 404 envelope.
  */
 export function errorEnvelope(): Middleware<ApiState> {
   return async (ctx, next) => {
@@ -75,6 +93,14 @@ export function errorEnvelope(): Middleware<ApiState> {
         if (headers?.allow || headers?.Allow) ctx.set('Allow', headers.allow ?? headers.Allow ?? '');
         const message = error instanceof Error && (error as { expose?: boolean }).expose ? error.message : 'the request could not be processed';
         ctx.body = envelope(clientCode, message, { requestId });
+        return;
+      }
+      const store = unavailableStore(error);
+      if (store !== null) {
+        ctx.state.log.warn({ err: error, store }, 'store unavailable');
+        ctx.status = 503;
+        ctx.set('Retry-After', String(STORE_RETRY_AFTER_SECONDS));
+        ctx.body = envelope('service_unavailable', `a backing store is unavailable; retry in ${STORE_RETRY_AFTER_SECONDS} s`, { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS, requestId });
         return;
       }
       ctx.state.log.error({ err: error }, 'unhandled error');
