@@ -21,8 +21,6 @@ export interface BenchContext {
   projectorMetricsUrl?: string;
   api?: { child: Child; url: string };
   preloaded?: Preloaded;
-  /** Events/s of the raw consumer over the preloaded topic: the ceiling for ingest. */
-  rawEventsPerSecond?: number;
   /** Events/s the projector carried in the ingest run: what freshness rates are judged against. */
   projectorEventsPerSecond?: number;
 }

@@ -111,7 +111,6 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
   const rawResult = await measureConsumption(ctx, raw, rawGroup, 'raw kafkajs consumer');
   await ctx.memory.release('raw-consumer');
   await raw.stop();
-  ctx.rawEventsPerSecond = rawResult.eventsPerSecond;
 
   const metricsPort = await freePort();
   const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(metricsPort) }, { profileDir: ctx.profileDir, nodeFlags: await launchFlags('projector') });
