@@ -54,7 +54,8 @@ export function unavailableStore(error: unknown): 'clickhouse' | 'redis' | null 
 /**
  * The one place errors become responses: typed ApiErrors with their code,
  * client errors raised by Koa or the router with a mapped code, an unreachable
- * store a 503 with Retry-After, anything else a logged 500 without internals. Unmatched routes become a 404 envelope.
+ * store a 503 with Retry-After, anything else a logged 500 without internals.
+ * Unmatched routes become a 404 envelope.
  */
 export function errorEnvelope(): Middleware<ApiState> {
   return async (ctx, next) => {
