@@ -68,14 +68,22 @@ describe('listing sessions newest first', () => {
     // limit 3: the probe takes 12 raw rows, all versions of s12 and s11; the bounded page holds only them.
     const rows = await listSessions(model, A, {}, null, 3);
     expect(rows.map((r) => r.session_id)).toEqual(['s12', 's11', 's10']);
-    expect(statements).toBe(3);
+    expect(statements).toBe(2);
   });
 
-  it('takes two statements when the probe bound holds a full page', async () => {
+  it('takes one statement when the probe bound holds a full page', async () => {
     statements = 0;
     const rows = await listSessions(model, A, {}, { createdAt: at(9), sessionId: 's09' }, 2);
     expect(rows.map((r) => r.session_id)).toEqual(['s08', 's07']);
-    expect(statements).toBe(2);
+    expect(statements).toBe(1);
+  });
+
+  it('takes one statement for a short page when the probe found too few rows to bound the scan', async () => {
+    statements = 0;
+    // limit 50: the probe looks for 200 raw rows and the integration has fewer, so the page read everything there is.
+    const rows = await listSessions(model, A, {}, null, 50);
+    expect(rows.map((r) => r.session_id)).toEqual(newestFirst);
+    expect(statements).toBe(1);
   });
 
   it('filters apply to the probe and the page alike', async () => {
