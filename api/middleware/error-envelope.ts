@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { ClickHouseError } from '../../projections/store/clickhouse-gateway.js';
+import { isAvailabilityReply } from '../../projections/store/redis-client.js';
 import type { ErrorCode, ErrorEnvelope } from '../../schemas/api/common.js';
 import { ApiError } from '../errors.js';
 import type { ApiState } from '../state.js';
@@ -39,7 +40,8 @@ const STORE_RETRY_AFTER_SECONDS = 1;
 
 /**
  * ioredis's ways of saying the server is out of reach (offline queue gave up,
- * connection closed, every cluster node failed), as opposed to Redis answering.
+ * connection closed, every cluster node failed). Redis answering counts only
+ * when the answer is about availability (LOADING after a restart, say).
  */
 const REDIS_UNREACHABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
 const REDIS_UNREACHABLE_MESSAGE = /^(Connection is closed|Stream isn't writeable|Failed to refresh slots cache)|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)\b/;
@@ -47,6 +49,7 @@ const REDIS_UNREACHABLE_MESSAGE = /^(Connection is closed|Stream isn't writeable
 /** Which store could not be reached, when that is why the request failed: the client may retry, nothing is wrong with its request. */
 export function unavailableStore(error: unknown): 'clickhouse' | 'redis' | null {
   if (error instanceof ClickHouseError) return error.retriable ? 'clickhouse' : null;
+  if (isAvailabilityReply(error)) return 'redis';
   if (!(error instanceof Error) || error.name === 'ReplyError') return null;
   return REDIS_UNREACHABLE_NAMES.has(error.name) || REDIS_UNREACHABLE_MESSAGE.test(error.message) ? 'redis' : null;
 }

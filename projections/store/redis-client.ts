@@ -17,10 +17,18 @@ export function registerProjectionScripts(redis: RedisClient): void {
   redis.defineCommand('hsetIfNewer', { numberOfKeys: 1, lua: HSET_IF_NEWER });
 }
 
+/**
+ * ReplyError is Redis answering; these few answers are about availability
+ * (still loading its dump, a script running long, a cluster or failover in
+ * progress), not about the command: the same command can succeed later.
+ */
+export function isAvailabilityReply(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/.test(error.message);
+}
+
 /** Errors from Redis that mean "down or busy", as opposed to a bug in a script. */
 export function isRetriableRedisError(error: unknown): boolean {
   if (!(error instanceof Error)) return true;
-  // ReplyError is Redis answering; only a few answers are about availability.
-  if (error.name === 'ReplyError') return /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)/.test(error.message);
+  if (error.name === 'ReplyError') return isAvailabilityReply(error);
   return true;
 }

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../provision/redis-server.js';
 import { createTrafficGenerator } from '../../services/simulator/traffic.js';
@@ -81,6 +82,22 @@ describe('the API during a store outage', () => {
       clickhouse.endpoint.setDown(false);
     }
     await eventually(() => get(side.url, '/v1/sessions?limit=10', key), { until: (r) => r.status === 200, what: 'lists after ClickHouse is back' });
+  });
+
+  it('Redis answering BUSY (a script running past the threshold): keyed requests answer 503 with Retry-After, then recover', async () => {
+    // The script runs on a connection of its own; while it does, Redis answers every other command with BUSY.
+    const blocker = new Redis(redisServer.url);
+    await stack.redis.call('CONFIG', 'SET', 'busy-reply-threshold', '100');
+    const spin = "local s = tonumber(redis.call('TIME')[1]) while tonumber(redis.call('TIME')[1]) < s + 3 do end return 1";
+    const running = blocker.eval(spin, 0);
+    try {
+      await eventually(() => get(side.url, '/v1/stats', key), { until: (r) => r.status !== 200, timeoutMs: 2_000, what: 'Redis to answer BUSY' }).then(expectUnavailable);
+      expectUnavailable(await get(side.url, `/v1/sessions/${sessionId}`, key));
+    } finally {
+      await running;
+      blocker.disconnect();
+    }
+    await eventually(() => get(side.url, '/v1/stats', key), { until: (r) => r.status === 200, what: 'the API after the script ends' });
   });
 
   it('Redis stopped: keyed requests answer 503 with Retry-After, then recover when it restarts', async (ctx) => {
