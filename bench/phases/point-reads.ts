@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import autocannon, { type Result } from 'autocannon';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { LoadResult } from '../load.child.js';
 import { freePort } from '../../provision/free-port.js';
 import { REPO_ROOT, spawnChild, waitHttpReady } from '../children.js';
 import { addFigure, authHeaders, type BenchContext } from '../context.js';
@@ -9,7 +10,7 @@ import { log, task } from '../progress.js';
 import { round } from '../results.js';
 import { httpGet } from '../stats.js';
 
-/** Enough connections that 1,000 req/s needs only ~30 req/s each, and the max run is not client-bound on loopback. */
+/** Keep-alive sockets the paced run may open: enough that a stall of 30 ms at 1,000 req/s never waits for a socket. */
 const FIXED_CONNECTIONS = 32;
 const MAX_CONNECTIONS = 32;
 
@@ -19,36 +20,40 @@ interface Run {
   p99: number;
   non2xx: number;
   errors: number;
+  max: number;
+  maxScheduleLagMs?: number;
   cpu: CpuShare;
 }
 
 /**
- * One autocannon run against `base`: each request reads the next session id of
- * the list (so Redis sees a spread of keys, not one hot key). With a rate set,
- * latencies are corrected for coordinated omission (autocannon's default).
+ * One load run against `base`, in a child process of its own (see
+ * bench/load.child.ts): open loop at a rate, latencies from each request's due
+ * time; autocannon closed loop when flat out.
  */
-async function cannon(label: string, base: string, ids: readonly string[], headers: Record<string, string>, seconds: number, rate: number | undefined, pids: Record<string, number | undefined>): Promise<Run> {
-  let next = 0;
+async function cannon(ctx: BenchContext, label: string, base: string, ids: readonly string[], headers: Record<string, string>, seconds: number, rate: number | undefined, pids: Record<string, number | undefined>): Promise<Run> {
+  const { env } = ctx;
+  const slug = label.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  const specPath = join(env.dir, `load-${slug}.json`);
+  const resultPath = join(env.dir, `load-${slug}.result.json`);
+  const spec = { url: base, ids, headers, seconds, connections: rate === undefined ? MAX_CONNECTIONS : FIXED_CONNECTIONS, ...(rate === undefined ? {} : { rate }) };
+  await writeFile(specPath, JSON.stringify(spec));
   const progress = task(label, seconds, 's');
-  const cpu = await measureCpu(pids);
-  const instance = autocannon({
-    url: base,
-    connections: rate === undefined ? MAX_CONNECTIONS : FIXED_CONNECTIONS,
-    duration: seconds,
-    ...(rate === undefined ? {} : { overallRate: rate }),
-    headers,
-    requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: `/v1/sessions/${ids[next++ % ids.length]}` }) }],
-  });
-  let elapsed = 0;
-  instance.on('tick', () => progress.update(++elapsed));
-  const result: Result = await instance;
+  const load = spawnChild(env, `load-${slug}`, join(REPO_ROOT, 'bench/load.child.ts'), { BENCH_LOAD: specPath, BENCH_LOAD_RESULT: resultPath });
+  const cpu = await measureCpu({ ...pids, load: load.pid });
+  const started = performance.now();
+  const ticker = setInterval(() => progress.update(Math.min(seconds, Math.round((performance.now() - started) / 1000))), 1000);
+  const exit = await load.proc.exited.finally(() => clearInterval(ticker));
   const share = await cpu();
+  if (exit.code !== 0) throw new Error(`${label}: the load generator exited (code ${exit.code}, signal ${exit.signal}):\n${await load.logTail()}`);
+  const result = JSON.parse(await readFile(resultPath, 'utf8')) as LoadResult;
   const out: Run = {
-    reqPerSec: round(result.requests.total / result.duration, 0),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    reqPerSec: round(result.total / result.duration, 0),
+    p50: result.p50,
+    p99: result.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+    max: result.max,
+    ...(result.maxScheduleLagMs === undefined ? {} : { maxScheduleLagMs: result.maxScheduleLagMs }),
     cpu: share,
   };
   progress.done(`${out.reqPerSec} req/s, p50 ${out.p50} ms, p99 ${out.p99} ms${out.non2xx ? `, ${out.non2xx} non-2xx` : ''}; cores busy: ${describeCpu(share)}`);
@@ -59,7 +64,7 @@ async function cannon(label: string, base: string, ids: readonly string[], heade
 /**
  * GET /v1/sessions/{id} through the whole API (auth, rate limit, usage
  * metering, Redis read) vs a bare Koa endpoint serving a same-shaped document,
- * both child processes, autocannon in the harness on loopback: first at a
+ * both child processes, autocannon in a third on loopback: first at a
  * fixed rate (the latency target), then flat out (the throughput ratio).
  */
 export async function runPointReads(ctx: BenchContext): Promise<void> {
@@ -83,17 +88,18 @@ export async function runPointReads(ctx: BenchContext): Promise<void> {
   const barePids = { 'bare-koa': bare.pid, 'harness+clickhouse': process.pid };
   try {
     // The API's first requests warm the key cache and JIT; neither run should pay for that.
-    await cannon('warm-up', api.url, ids, headers, 2, undefined, apiPids);
-    const apiFixed = await cannon(`API @ ${rate} req/s`, api.url, ids, headers, pointSeconds, rate, apiPids);
-    const bareFixed = await cannon(`bare Koa @ ${rate} req/s`, bareUrl, ids, headers, pointSeconds, rate, barePids);
-    const apiMax = await cannon('API flat out', api.url, ids, headers, pointMaxSeconds, undefined, apiPids);
-    const bareMax = await cannon('bare Koa flat out', bareUrl, ids, headers, pointMaxSeconds, undefined, barePids);
+    await cannon(ctx, 'warm-up', api.url, ids, headers, 2, undefined, apiPids);
+    const apiFixed = await cannon(ctx, `API @ ${rate} req/s`, api.url, ids, headers, pointSeconds, rate, apiPids);
+    const bareFixed = await cannon(ctx, `bare Koa @ ${rate} req/s`, bareUrl, ids, headers, pointSeconds, rate, barePids);
+    const apiMax = await cannon(ctx, 'API flat out', api.url, ids, headers, pointMaxSeconds, undefined, apiPids);
+    const bareMax = await cannon(ctx, 'bare Koa flat out', bareUrl, ids, headers, pointMaxSeconds, undefined, barePids);
 
     ctx.method.point =
-      `autocannon in the harness on loopback; ${ids.length} session ids of ${integrationId} read round-robin (all held in Redis by the projector). ` +
-      `Fixed rate: overallRate ${rate} req/s over ${FIXED_CONNECTIONS} connections for ${pointSeconds} s, latencies corrected for coordinated omission. ` +
-      `Flat out: ${MAX_CONNECTIONS} connections for ${pointMaxSeconds} s. The API is services/api.ts with RATE_LIMITS set so the limiter counts but never refuses; ` +
-      'baseline: bench/bare-koa.child.ts (Koa + @koa/router, static same-shaped JSON). autocannon latencies have 1 ms resolution.';
+      `load from a child process of its own (bench/load.child.ts) on loopback; ${ids.length} session ids of ${integrationId} read round-robin (all held in Redis by the projector). ` +
+      `Fixed rate: open loop, one request due every ${1000 / rate} ms for ${pointSeconds} s over up to ${FIXED_CONNECTIONS} keep-alive sockets, each latency measured from the request's due time ` +
+      "(autocannon's rate limit sends each second's quota in a burst, so it is not used for this). " +
+      `Flat out: autocannon, ${MAX_CONNECTIONS} connections for ${pointMaxSeconds} s (1 ms latency resolution). The API is services/api.ts with RATE_LIMITS set so the limiter counts but never refuses; ` +
+      'baseline: bench/bare-koa.child.ts (Koa + @koa/router, static same-shaped JSON).';
     ctx.details.point = { apiFixed, bareFixed, apiMax, bareMax };
     addFigure(ctx, { bench: 'point read', metric: `p50 @ ${rate} req/s`, unit: 'ms', value: apiFixed.p50, baseline: { label: 'bare Koa', value: bareFixed.p50 } });
     addFigure(ctx, {
@@ -103,7 +109,7 @@ export async function runPointReads(ctx: BenchContext): Promise<void> {
       value: apiFixed.p99,
       baseline: { label: 'bare Koa', value: bareFixed.p99 },
       target: { on: 'value', op: '<=', limit: 20 },
-      note: `achieved ${apiFixed.reqPerSec} req/s; cores busy: ${describeCpu(apiFixed.cpu)}`,
+      note: `achieved ${apiFixed.reqPerSec} req/s, max ${apiFixed.max} ms (bare Koa ${bareFixed.max} ms), generator at worst ${apiFixed.maxScheduleLagMs ?? '-'} ms behind its schedule; cores busy: ${describeCpu(apiFixed.cpu)}`,
     });
     addFigure(ctx, {
       bench: 'point read',
