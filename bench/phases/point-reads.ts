@@ -14,6 +14,49 @@ import { httpGet } from '../stats.js';
 const FIXED_CONNECTIONS = 32;
 const MAX_CONNECTIONS = 32;
 
+/** What the server's own process saw during a run, from its Prometheus metrics (prom-client's defaults). */
+interface ServerSide {
+  /** Event-loop delay over the run: prom-client resets its histogram on each scrape, so the scrape before starts it afresh. */
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+  /** Garbage-collection pauses during the run, by kind: count and total ms. */
+  gc: Record<string, { count: number; totalMs: number; meanMs: number }>;
+}
+
+/** The samples of a Prometheus text exposition: metric name, its labels, the value. */
+async function scrape(base: string): Promise<{ name: string; labels: string; value: number }[]> {
+  const text = (await httpGet(`${base}/metrics`)).body;
+  const samples: { name: string; labels: string; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+)(\{[^}]*\})? ([-0-9.e+]+|NaN)$/i.exec(line);
+    if (match) samples.push({ name: match[1]!, labels: match[2] ?? '', value: Number(match[3]) });
+  }
+  return samples;
+}
+
+type Samples = Awaited<ReturnType<typeof scrape>>;
+/** The sum of a metric's samples whose labels include `label` (the registry adds default labels to every sample). */
+function valueOf(samples: Samples, name: string, label = ''): number | undefined {
+  const hits = samples.filter((x) => x.name === name && x.labels.includes(label));
+  return hits.length === 0 ? undefined : hits.reduce((sum, x) => sum + x.value, 0);
+}
+
+function serverSide(before: Samples, after: Samples): ServerSide {
+  const gc: ServerSide['gc'] = {};
+  const kinds = new Set(after.filter((x) => x.name === 'nodejs_gc_duration_seconds_count').map((x) => /kind="([a-z]+)"/.exec(x.labels)?.[1]).filter((k): k is string => k !== undefined));
+  for (const kind of kinds) {
+    const label = `kind="${kind}"`;
+    const n = (valueOf(after, 'nodejs_gc_duration_seconds_count', label) ?? 0) - (valueOf(before, 'nodejs_gc_duration_seconds_count', label) ?? 0);
+    const sum = (valueOf(after, 'nodejs_gc_duration_seconds_sum', label) ?? 0) - (valueOf(before, 'nodejs_gc_duration_seconds_sum', label) ?? 0);
+    if (n > 0) gc[kind] = { count: n, totalMs: round(sum * 1000, 1), meanMs: round((sum * 1000) / n, 2) };
+  }
+  return {
+    eventLoopDelayP99Ms: round((valueOf(after, 'nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) * 1000, 1),
+    eventLoopDelayMaxMs: round((valueOf(after, 'nodejs_eventloop_lag_max_seconds') ?? Number.NaN) * 1000, 1),
+    gc,
+  };
+}
+
 interface Run {
   reqPerSec: number;
   p50: number;
@@ -23,6 +66,7 @@ interface Run {
   max: number;
   maxScheduleLagMs?: number;
   cpu: CpuShare;
+  server?: ServerSide;
 }
 
 /**
@@ -30,13 +74,24 @@ interface Run {
  * bench/load.child.ts): open loop at a rate, latencies from each request's due
  * time; autocannon closed loop when flat out.
  */
-async function cannon(ctx: BenchContext, label: string, base: string, ids: readonly string[], headers: Record<string, string>, seconds: number, rate: number | undefined, pids: Record<string, number | undefined>): Promise<Run> {
+async function cannon(
+  ctx: BenchContext,
+  label: string,
+  base: string,
+  ids: readonly string[],
+  headers: Record<string, string>,
+  seconds: number,
+  rate: number | undefined,
+  pids: Record<string, number | undefined>,
+  scrapeMetrics = false,
+): Promise<Run> {
   const { env } = ctx;
   const slug = label.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
   const specPath = join(env.dir, `load-${slug}.json`);
   const resultPath = join(env.dir, `load-${slug}.result.json`);
   const spec = { url: base, ids, headers, seconds, connections: rate === undefined ? MAX_CONNECTIONS : FIXED_CONNECTIONS, ...(rate === undefined ? {} : { rate }) };
   await writeFile(specPath, JSON.stringify(spec));
+  const metricsBefore = scrapeMetrics ? await scrape(base) : null;
   const progress = task(label, seconds, 's');
   const load = spawnChild(env, `load-${slug}`, join(REPO_ROOT, 'bench/load.child.ts'), { BENCH_LOAD: specPath, BENCH_LOAD_RESULT: resultPath });
   const cpu = await measureCpu({ ...pids, load: load.pid });
@@ -44,6 +99,7 @@ async function cannon(ctx: BenchContext, label: string, base: string, ids: reado
   const ticker = setInterval(() => progress.update(Math.min(seconds, Math.round((performance.now() - started) / 1000))), 1000);
   const exit = await load.proc.exited.finally(() => clearInterval(ticker));
   const share = await cpu();
+  const server = metricsBefore ? serverSide(metricsBefore, await scrape(base)) : undefined;
   if (exit.code !== 0) throw new Error(`${label}: the load generator exited (code ${exit.code}, signal ${exit.signal}):\n${await load.logTail()}`);
   const result = JSON.parse(await readFile(resultPath, 'utf8')) as LoadResult;
   const out: Run = {
@@ -55,8 +111,10 @@ async function cannon(ctx: BenchContext, label: string, base: string, ids: reado
     max: result.max,
     ...(result.maxScheduleLagMs === undefined ? {} : { maxScheduleLagMs: result.maxScheduleLagMs }),
     cpu: share,
+    ...(server ? { server } : {}),
   };
-  progress.done(`${out.reqPerSec} req/s, p50 ${out.p50} ms, p99 ${out.p99} ms${out.non2xx ? `, ${out.non2xx} non-2xx` : ''}; cores busy: ${describeCpu(share)}`);
+  const serverNote = server ? `; server event-loop delay p99 ${server.eventLoopDelayP99Ms} ms, max ${server.eventLoopDelayMaxMs} ms, GC ${JSON.stringify(server.gc)}` : '';
+  progress.done(`${out.reqPerSec} req/s, p50 ${out.p50} ms, p99 ${out.p99} ms${out.non2xx ? `, ${out.non2xx} non-2xx` : ''}; cores busy: ${describeCpu(share)}${serverNote}`);
   if (out.non2xx > 0 || out.errors > 0) log(`WARNING: ${label}: ${out.non2xx} non-2xx answers, ${out.errors} errors`);
   return out;
 }
@@ -89,9 +147,9 @@ export async function runPointReads(ctx: BenchContext): Promise<void> {
   try {
     // The API's first requests warm the key cache and JIT; neither run should pay for that.
     await cannon(ctx, 'warm-up', api.url, ids, headers, 2, undefined, apiPids);
-    const apiFixed = await cannon(ctx, `API @ ${rate} req/s`, api.url, ids, headers, pointSeconds, rate, apiPids);
+    const apiFixed = await cannon(ctx, `API @ ${rate} req/s`, api.url, ids, headers, pointSeconds, rate, apiPids, true);
     const bareFixed = await cannon(ctx, `bare Koa @ ${rate} req/s`, bareUrl, ids, headers, pointSeconds, rate, barePids);
-    const apiMax = await cannon(ctx, 'API flat out', api.url, ids, headers, pointMaxSeconds, undefined, apiPids);
+    const apiMax = await cannon(ctx, 'API flat out', api.url, ids, headers, pointMaxSeconds, undefined, apiPids, true);
     const bareMax = await cannon(ctx, 'bare Koa flat out', bareUrl, ids, headers, pointMaxSeconds, undefined, barePids);
 
     ctx.method.point =
