@@ -28,7 +28,7 @@ async function scrape(base: string): Promise<{ name: string; labels: string; val
   const text = (await httpGet(`${base}/metrics`)).body;
   const samples: { name: string; labels: string; value: number }[] = [];
   for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(\{[^}]*\})? ([-0-9.e+]+|NaN)$/i.exec(line);
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([-0-9.e+]+|NaN)$/i.exec(line);
     if (match) samples.push({ name: match[1]!, labels: match[2] ?? '', value: Number(match[3]) });
   }
   return samples;
