@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import autocannon, { type Result } from 'autocannon';
+import { summarize } from './stats.js';
 
 /**
  * Child process: the point-read load generator, in a process of its own
@@ -58,8 +59,6 @@ if (spec.ids.length === 0) throw new Error('no session ids to read');
 let next = 0;
 const nextPath = (): string => `/v1/sessions/${spec.ids[next++ % spec.ids.length]}`;
 
-const percentile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-const ms = (value: number): number => Math.round(value * 100) / 100;
 
 async function flatOut(): Promise<LoadResult> {
   const result: Result = await autocannon({
@@ -122,17 +121,8 @@ async function paced(rate: number): Promise<LoadResult> {
   await Promise.all(inFlight);
   const duration = (performance.now() - start) / 1000;
   agent.destroy();
-  latencies.sort((a, b) => a - b);
-  return {
-    total: latencies.length,
-    duration,
-    p50: ms(percentile(latencies, 0.5)),
-    p99: ms(percentile(latencies, 0.99)),
-    max: ms(latencies.at(-1) ?? Number.NaN),
-    non2xx,
-    errors,
-    maxScheduleLagMs: ms(maxLag),
-  };
+  const { n, p50, p99, max } = summarize(latencies);
+  return { total: n, duration, p50, p99, max, non2xx, errors, maxScheduleLagMs: Math.round(maxLag * 100) / 100 };
 }
 
 writeFileSync(resultPath, JSON.stringify(spec.rate === undefined ? await flatOut() : await paced(spec.rate)));

@@ -68,6 +68,26 @@ export function httpGet(url: string, headers: Record<string, string> = {}, retri
   });
 }
 
+/**
+ * A scrape of a Prometheus text endpoint. `sum(name, label)` adds the samples
+ * of `name` whose label set contains `label` (every label set when it is
+ * empty: prom-client adds default labels to every sample); undefined when the
+ * endpoint has no such sample.
+ */
+export async function readMetrics(url: string): Promise<{ sum(name: string, label?: string): number | undefined }> {
+  const samples: { name: string; labels: string; value: number }[] = [];
+  for (const line of (await httpGet(url)).body.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([-0-9.e+]+|NaN)$/.exec(line);
+    if (match) samples.push({ name: match[1]!, labels: match[2] ?? '', value: Number(match[3]) });
+  }
+  return {
+    sum(name, label = '') {
+      const hits = samples.filter((x) => x.name === name && x.labels.includes(label));
+      return hits.length === 0 ? undefined : hits.reduce((total, x) => total + x.value, 0);
+    },
+  };
+}
+
 export function closeHttpAgent(): void {
   agent.destroy();
 }

@@ -7,7 +7,7 @@ import { INGEST_INTEGRATIONS, preloadTraffic } from '../dataset.js';
 import { committedTotal, topicTotal } from '../environment.js';
 import { task } from '../progress.js';
 import { round } from '../results.js';
-import { httpGet, sleep } from '../stats.js';
+import { readMetrics, sleep } from '../stats.js';
 
 export interface Consumption {
   eventsPerSecond: number;
@@ -73,12 +73,8 @@ export interface ProjectorStats {
 
 /** Cumulative batch counters and memory gauges from the projector's /metrics (prom-client's names). */
 export async function projectorStats(metricsUrl: string): Promise<ProjectorStats> {
-  const text = (await httpGet(metricsUrl)).body;
-  const sum = (name: string): number => {
-    let total = 0;
-    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))) total += Number(m[1]);
-    return total;
-  };
+  const metrics = await readMetrics(metricsUrl);
+  const sum = (name: string): number => metrics.sum(name) ?? 0;
   const mb = (name: string): number => round(sum(name) / 1024 ** 2, 0);
   return {
     batches: sum('projector_batch_messages_count'),

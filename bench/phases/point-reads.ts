@@ -8,7 +8,7 @@ import { describeCpu, measureCpu, type CpuShare } from '../cpu.js';
 import { INGEST_INTEGRATIONS } from '../dataset.js';
 import { log, task } from '../progress.js';
 import { round } from '../results.js';
-import { httpGet } from '../stats.js';
+import { httpGet, readMetrics } from '../stats.js';
 
 /** Keep-alive sockets the paced run may open: enough that a stall of 30 ms at 1,000 req/s never waits for a socket. */
 const FIXED_CONNECTIONS = 32;
@@ -23,36 +23,22 @@ interface ServerSide {
   gc: Record<string, { count: number; totalMs: number; meanMs: number }>;
 }
 
-/** The samples of a Prometheus text exposition: metric name, its labels, the value. */
-async function scrape(base: string): Promise<{ name: string; labels: string; value: number }[]> {
-  const text = (await httpGet(`${base}/metrics`)).body;
-  const samples: { name: string; labels: string; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([-0-9.e+]+|NaN)$/i.exec(line);
-    if (match) samples.push({ name: match[1]!, labels: match[2] ?? '', value: Number(match[3]) });
-  }
-  return samples;
-}
+type Metrics = Awaited<ReturnType<typeof readMetrics>>;
+/** The kinds prom-client labels nodejs_gc_duration_seconds with. */
+const GC_KINDS = ['minor', 'major', 'incremental', 'weakcb'] as const;
 
-type Samples = Awaited<ReturnType<typeof scrape>>;
-/** The sum of a metric's samples whose labels include `label` (the registry adds default labels to every sample). */
-function valueOf(samples: Samples, name: string, label = ''): number | undefined {
-  const hits = samples.filter((x) => x.name === name && x.labels.includes(label));
-  return hits.length === 0 ? undefined : hits.reduce((sum, x) => sum + x.value, 0);
-}
-
-function serverSide(before: Samples, after: Samples): ServerSide {
+function serverSide(before: Metrics, after: Metrics): ServerSide {
   const gc: ServerSide['gc'] = {};
-  const kinds = new Set(after.filter((x) => x.name === 'nodejs_gc_duration_seconds_count').map((x) => /kind="([a-z]+)"/.exec(x.labels)?.[1]).filter((k): k is string => k !== undefined));
-  for (const kind of kinds) {
+  const delta = (name: string, label: string): number => (after.sum(name, label) ?? 0) - (before.sum(name, label) ?? 0);
+  for (const kind of GC_KINDS) {
     const label = `kind="${kind}"`;
-    const n = (valueOf(after, 'nodejs_gc_duration_seconds_count', label) ?? 0) - (valueOf(before, 'nodejs_gc_duration_seconds_count', label) ?? 0);
-    const sum = (valueOf(after, 'nodejs_gc_duration_seconds_sum', label) ?? 0) - (valueOf(before, 'nodejs_gc_duration_seconds_sum', label) ?? 0);
+    const n = delta('nodejs_gc_duration_seconds_count', label);
+    const sum = delta('nodejs_gc_duration_seconds_sum', label);
     if (n > 0) gc[kind] = { count: n, totalMs: round(sum * 1000, 1), meanMs: round((sum * 1000) / n, 2) };
   }
   return {
-    eventLoopDelayP99Ms: round((valueOf(after, 'nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) * 1000, 1),
-    eventLoopDelayMaxMs: round((valueOf(after, 'nodejs_eventloop_lag_max_seconds') ?? Number.NaN) * 1000, 1),
+    eventLoopDelayP99Ms: round((after.sum('nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) * 1000, 1),
+    eventLoopDelayMaxMs: round((after.sum('nodejs_eventloop_lag_max_seconds') ?? Number.NaN) * 1000, 1),
     gc,
   };
 }
@@ -91,7 +77,7 @@ async function cannon(
   const resultPath = join(env.dir, `load-${slug}.result.json`);
   const spec = { url: base, ids, headers, seconds, connections: rate === undefined ? MAX_CONNECTIONS : FIXED_CONNECTIONS, ...(rate === undefined ? {} : { rate }) };
   await writeFile(specPath, JSON.stringify(spec));
-  const metricsBefore = scrapeMetrics ? await scrape(base) : null;
+  const metricsBefore = scrapeMetrics ? await readMetrics(`${base}/metrics`) : null;
   const progress = task(label, seconds, 's');
   const load = spawnChild(env, `load-${slug}`, join(REPO_ROOT, 'bench/load.child.ts'), { BENCH_LOAD: specPath, BENCH_LOAD_RESULT: resultPath });
   const cpu = await measureCpu({ ...pids, load: load.pid });
@@ -99,7 +85,7 @@ async function cannon(
   const ticker = setInterval(() => progress.update(Math.min(seconds, Math.round((performance.now() - started) / 1000))), 1000);
   const exit = await load.proc.exited.finally(() => clearInterval(ticker));
   const share = await cpu();
-  const server = metricsBefore ? serverSide(metricsBefore, await scrape(base)) : undefined;
+  const server = metricsBefore ? serverSide(metricsBefore, await readMetrics(`${base}/metrics`)) : undefined;
   if (exit.code !== 0) throw new Error(`${label}: the load generator exited (code ${exit.code}, signal ${exit.signal}):\n${await load.logTail()}`);
   const result = JSON.parse(await readFile(resultPath, 'utf8')) as LoadResult;
   const out: Run = {
