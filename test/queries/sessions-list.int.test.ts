@@ -49,38 +49,49 @@ const newestFirst = ['s12', 's11', 's10', 's09', 's08', 's07', 's06', 's04', 's0
 
 describe('listing sessions newest first', () => {
   it('pages through every live session exactly once, in order, at every page size', async () => {
-    for (const limit of [1, 2, 3, 5, 50]) {
-      const seen: string[] = [];
-      let after: { createdAt: string; sessionId: string } | null = null;
-      for (;;) {
-        const rows = await listSessions(model, A, {}, after, limit);
-        seen.push(...rows.map((r) => r.session_id));
-        if (rows.length < limit) break;
-        const last = rows.at(-1)!;
-        after = { createdAt: last.created_at, sessionId: last.session_id };
+    // Small probes take the bounded path and its fallback; the default one reads this small integration unbounded.
+    for (const probeRows of [1, 6, 12, undefined]) {
+      for (const limit of [1, 2, 3, 5, 50]) {
+        const seen: string[] = [];
+        let after: { createdAt: string; sessionId: string } | null = null;
+        for (;;) {
+          const rows = await listSessions(model, A, {}, after, limit, probeRows === undefined ? {} : { probeRows });
+          seen.push(...rows.map((r) => r.session_id));
+          if (rows.length < limit) break;
+          const last = rows.at(-1)!;
+          after = { createdAt: last.created_at, sessionId: last.session_id };
+        }
+        expect(seen, `limit ${limit}, probe ${probeRows ?? 'default'}`).toEqual(newestFirst);
       }
-      expect(seen, `limit ${limit}`).toEqual(newestFirst);
     }
   });
 
   it('runs the page again unbounded when stale versions crowd the probe', async () => {
     statements = 0;
-    // limit 3: the probe takes 12 raw rows, all versions of s12 and s11; the bounded page holds only them.
-    const rows = await listSessions(model, A, {}, null, 3);
+    // A probe of 12 raw rows holds only versions of s12 and s11; the bounded page holds only them.
+    const rows = await listSessions(model, A, {}, null, 3, { probeRows: 12 });
     expect(rows.map((r) => r.session_id)).toEqual(['s12', 's11', 's10']);
     expect(statements).toBe(2);
   });
 
+  it('reads a page in one statement when the probe is large enough to see past the versions', async () => {
+    statements = 0;
+    // 24 raw rows: the 11 versions of each of s12 and s11, then s10 and s09.
+    const rows = await listSessions(model, A, {}, null, 3, { probeRows: 24 });
+    expect(rows.map((r) => r.session_id)).toEqual(['s12', 's11', 's10']);
+    expect(statements).toBe(1);
+  });
+
   it('takes one statement when the probe bound holds a full page', async () => {
     statements = 0;
-    const rows = await listSessions(model, A, {}, { createdAt: at(9), sessionId: 's09' }, 2);
+    const rows = await listSessions(model, A, {}, { createdAt: at(9), sessionId: 's09' }, 2, { probeRows: 8 });
     expect(rows.map((r) => r.session_id)).toEqual(['s08', 's07']);
     expect(statements).toBe(1);
   });
 
   it('takes one statement for a short page when the probe found too few rows to bound the scan', async () => {
     statements = 0;
-    // limit 50: the probe looks for 200 raw rows and the integration has fewer, so the page read everything there is.
+    // The probe looks for thousands of raw rows and the integration has fewer, so the page read everything there is.
     const rows = await listSessions(model, A, {}, null, 50);
     expect(rows.map((r) => r.session_id)).toEqual(newestFirst);
     expect(statements).toBe(1);
