@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { createApp, type ApiConfig } from '../api/app.js';
+import { flushRideAlongs } from '../api/middleware/turn-batch.js';
 import type { ReadModel } from '../projections/sessions/sessions.queries.js';
 import type { RedisClient } from '../projections/store/redis-client.js';
 import type { Config } from './config.js';
@@ -97,6 +98,8 @@ export function createApiServer(
       const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
       server.closeIdleConnections();
       await closing;
+      // The last requests' usage meters must reach Redis before its connection closes.
+      flushRideAlongs();
     },
   };
 }

@@ -9,6 +9,8 @@ import { batchPerTurn } from './turn-batch.js';
 
 /** Usage is kept for 400 days: a year of history plus the month being billed. */
 const RETENTION_SECONDS = 400 * 24 * 3600;
+/** The longest a meter waits for a rate-limit count to ride along with: how stale another replica's usage read can be. */
+const RIDE_ALONG_MS = 10;
 
 /**
  * The counters (field, increment, field, increment, ...) and the retention in
@@ -54,9 +56,11 @@ export function endpointLabel(method: string, matchedRoute: unknown): string {
  * Meters every authenticated request into a per-day Redis hash of the
  * integration: total, per endpoint and per status. Written after the response
  * is decided and without holding it; a metering failure is logged, never shown.
- * The requests of one event-loop turn are written together, queued on the
- * connection before any command of a later turn, so a client's next request
- * still reads a count that includes this one.
+ * The meter rides along with the next rate-limit count (see batchPerTurn), in
+ * the same socket write and queued ahead of it; every /v1 request takes that
+ * count before it reads anything, so a client's next request still reads a
+ * usage total that includes this one. With no request after it, it goes out
+ * within RIDE_ALONG_MS, and the server flushes it when it stops.
  */
 export function usageMeter(deps: { redis: RedisClient; now: () => number; prefix: string; logger: Logger }): Middleware<ApiState> {
   deps.redis.defineCommand('meterRequests', { numberOfKeys: 1, lua: METER_REQUESTS });
@@ -65,7 +69,7 @@ export function usageMeter(deps: { redis: RedisClient; now: () => number; prefix
     deps.redis
       .meterRequests(key, RETENTION_SECONDS, ...increments(requests))
       .catch((error: unknown) => deps.logger.warn({ err: error, requestIds: requests.map((r) => r.requestId) }, 'usage metering failed'));
-  });
+  }, { rideAlongMs: RIDE_ALONG_MS });
   return async (ctx, next) => {
     let status = 500;
     try {
