@@ -9,7 +9,7 @@ import { parseOptions, type Phase } from './options.js';
 import { runFreshness } from './phases/freshness.js';
 import { runIngest } from './phases/ingest.js';
 import { runPointReads } from './phases/point-reads.js';
-import { prepareBigIntegration, runAnalytics, runLists } from './phases/queries.js';
+import { prepareBigIntegration, runAnalytics, runLists, settleMerges } from './phases/queries.js';
 import { runRebuild } from './phases/rebuild.js';
 import { log } from './progress.js';
 import { machine, renderTable, round, writeReport, type RunReport } from './results.js';
@@ -136,6 +136,7 @@ try {
   if (wants('freshness') || wants('lists') || wants('analytics')) await timed('dataset', async () => void (big = await prepareBigIntegration(ctx)));
   if (wants('freshness')) await timed('freshness', () => runFreshness(ctx));
   if (wants('point')) await timed('point', () => runPointReads(ctx));
+  if (big && (wants('lists') || wants('analytics'))) await timed('settle', () => settleMerges(ctx));
   if (big && wants('lists')) await timed('lists', () => runLists(ctx, big!));
   if (big && wants('analytics')) await timed('analytics', () => runAnalytics(ctx, big!));
   if (wants('rebuild')) await timed('rebuild', () => runRebuild(ctx));
