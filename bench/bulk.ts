@@ -1,5 +1,5 @@
 import type { ClickHouseGateway, Row } from '../projections/store/clickhouse-gateway.js';
-import { sessionEventRows } from '../projections/session-events/session-events.projection.js';
+import { sessionEventRow } from '../projections/session-events/session-events.projection.js';
 import { evolveSession, type SessionState } from '../projections/sessions/session-state.js';
 import { sessionRows } from '../projections/sessions/sessions.projection.js';
 import { tableNames } from '../projections/store/table-set.js';
@@ -13,7 +13,7 @@ import { round } from './results.js';
  *
  * 1. Template rows come from the real projection code: simulator sessions
  *    folded with `evolveSession`, turned into rows by `sessionRows` and
- *    `sessionEventRows`, inserted into two Memory tables.
+ *    `sessionEventRow`, inserted into two Memory tables.
  * 2. `INSERT … SELECT` crosses the templates with `numbers()` into the live
  *    (generation 1) tables: session s gets id `ses_bench<s, 21 digits>` and
  *    starts at START + s·spacing, evenly over 29 days ending an hour ago;
@@ -29,14 +29,16 @@ const EVENT_TEMPLATES = 200;
 const TPL_SESSIONS = 'bench_tpl_sessions';
 const TPL_EVENTS = 'bench_tpl_events';
 const SESSIONS_PER_STATEMENT = 250_000;
-const EVENT_ROWS_PER_STATEMENT = 2_500_000;
+// An event row carries about eight timeline entries in its arrays.
+const EVENTS_PER_STATEMENT = 500_000;
 
 export interface BigDataset {
   integrationId: string;
   sessions: number;
-  eventRows: number;
-  /** countIf(seq = 0): events as the API counts them (an activity batch is one event of many items). */
+  /** Rows of session_events: events as the API counts them (an activity batch is one event of many items). */
   events: number;
+  /** Timeline entries in those rows' arrays (lifecycle events and activity items). */
+  items: number;
   startMs: number;
   endMs: number;
   seconds: number;
@@ -60,7 +62,7 @@ function eventTemplateRows(seed: number, count: number, startMs: number): Row[] 
     const events = generator.nextSimulatedSession().events;
     const createdMs = Math.min(...events.map((e) => Date.parse(e.occurredAt)));
     events.forEach((event, evIdx) => {
-      for (const row of sessionEventRows(event, { partition: 0, offset: String(evIdx) })) rows.push({ ...row, tpl, ev_idx: evIdx, tpl_created_ms: createdMs });
+      rows.push({ ...sessionEventRow(event, { partition: 0, offset: String(evIdx) }), tpl, ev_idx: evIdx, tpl_created_ms: createdMs });
     });
   }
   return rows;
@@ -75,7 +77,7 @@ const iso = (expr: string): string => `concat(replaceOne(toString(${expr}), ' ',
 const shifted = (expr: string): string => `fromUnixTimestamp64Milli(toUnixTimestamp64Milli(${expr}) + shift, 'UTC')`;
 const SESSION_COLUMNS =
   'integration_id, session_id, created_at, updated_at, status, bot_score, detection_flags, model_version, page_url, user_agent_summary, user_id, user_name, user_url, course_keys, ended_at, state, version, is_deleted';
-const EVENT_COLUMNS = 'integration_id, session_id, occurred_at, event_id, seq, event_at, event_type, kind, page_url, attributes, src_partition, src_offset';
+const EVENT_COLUMNS = 'integration_id, session_id, event_id, event_at, event_type, item_at, item_kind, item_page_url, item_attributes, src_partition, src_offset';
 const SESSION_ID = (s: string): string => `concat('ses_bench', leftPad(toString(${s}), 21, '0'))`;
 
 /** Inner names (c0, u0, ...) differ from the output columns so no alias can shadow the column it is computed from. */
@@ -102,12 +104,12 @@ const insertSessions = (table: string): string => `
 
 const insertEvents = (table: string): string => `
   INSERT INTO ${table} (${EVENT_COLUMNS})
-  SELECT integration_id, ${SESSION_ID('s')}, ${shifted('o0')},
-         concat('evt_', leftPad(toString(j), 12, '0'), leftPad(toString(ev_idx), 14, '0')), seq,
-         ${shifted('ea0')}, event_type, kind, page_url, attributes, src_partition, j * 1000 + ev_idx
+  SELECT integration_id, ${SESSION_ID('s')}, concat('evt_', leftPad(toString(j), 12, '0'), leftPad(toString(ev_idx), 14, '0')),
+         ${shifted('ea0')}, event_type, arrayMap(x -> ${shifted('x')}, ia0), item_kind, item_page_url, item_attributes,
+         src_partition, j * 1000 + ev_idx
   FROM (
-    SELECT e.integration_id AS integration_id, e.seq AS seq, e.event_type AS event_type, e.kind AS kind, e.page_url AS page_url,
-           e.attributes AS attributes, e.src_partition AS src_partition, e.ev_idx AS ev_idx, e.occurred_at AS o0, e.event_at AS ea0,
+    SELECT e.integration_id AS integration_id, e.event_type AS event_type, e.item_kind AS item_kind, e.item_page_url AS item_page_url,
+           e.item_attributes AS item_attributes, e.src_partition AS src_partition, e.ev_idx AS ev_idx, e.item_at AS ia0, e.event_at AS ea0,
            n.number * {templates:UInt64} + e.tpl AS j,
            toUInt64(floor(j * {stride:Float64})) AS s,
            toInt64({startMs:Int64} + floor(s * {spacing:Float64})) - e.tpl_created_ms AS shift
@@ -116,7 +118,7 @@ const insertEvents = (table: string): string => `
   )
   LIMIT {rows:UInt64}`;
 
-export async function buildBigIntegration(clickhouse: ClickHouseGateway, options: { seed: number; sessions: number; eventRows: number; now: number }): Promise<BigDataset> {
+export async function buildBigIntegration(clickhouse: ClickHouseGateway, options: { seed: number; sessions: number; events: number; now: number }): Promise<BigDataset> {
   const started = performance.now();
   const t = tableNames(1);
   const endMs = options.now - 3_600_000;
@@ -134,7 +136,7 @@ export async function buildBigIntegration(clickhouse: ClickHouseGateway, options
   await insertChunked(clickhouse, TPL_SESSIONS, states.map((state, tpl) => ({ ...sessionRows(null, state, 1)[0], tpl })));
   const eventRows = eventTemplateRows(options.seed, EVENT_TEMPLATES, startMs);
   await insertChunked(clickhouse, TPL_EVENTS, eventRows);
-  log(`big integration: templates ready (${sessionTemplates} sessions, ${eventRows.length} event rows of ${EVENT_TEMPLATES} sessions)`);
+  log(`big integration: templates ready (${sessionTemplates} sessions, ${eventRows.length} events of ${EVENT_TEMPLATES} sessions)`);
 
   // In chunks: each statement stays well inside the HTTP request timeout and the engine's memory.
   const sessionReps = Math.ceil(options.sessions / sessionTemplates);
@@ -148,12 +150,12 @@ export async function buildBigIntegration(clickhouse: ClickHouseGateway, options
 
   // Sessions that carry events are spread evenly over all sessions, so the events cover the whole 29 days.
   const rowsPerSession = eventRows.length / EVENT_TEMPLATES;
-  const eventSessions = Math.min(options.sessions, Math.ceil(options.eventRows / rowsPerSession) + EVENT_TEMPLATES);
+  const eventSessions = Math.min(options.sessions, Math.ceil(options.events / rowsPerSession) + EVENT_TEMPLATES);
   const eventReps = Math.ceil(eventSessions / EVENT_TEMPLATES);
-  const eventChunk = Math.max(1, Math.floor(EVENT_ROWS_PER_STATEMENT / eventRows.length));
-  const eventsTask = task('big integration: event rows', options.eventRows, 'rows');
+  const eventChunk = Math.max(1, Math.floor(EVENTS_PER_STATEMENT / eventRows.length));
+  const eventsTask = task('big integration: events', options.events, 'events');
   let inserted = 0;
-  for (let from = 0; from < eventReps && inserted < options.eventRows; from += eventChunk) {
+  for (let from = 0; from < eventReps && inserted < options.events; from += eventChunk) {
     await clickhouse.command(insertEvents(t.session_events), {
       templates: EVENT_TEMPLATES,
       stride: options.sessions / eventSessions,
@@ -162,7 +164,7 @@ export async function buildBigIntegration(clickhouse: ClickHouseGateway, options
       from,
       reps: Math.min(eventChunk, eventReps - from),
       eventSessions,
-      rows: options.eventRows - inserted,
+      rows: options.events - inserted,
     });
     const [row] = await clickhouse.query<{ n: number }>(`SELECT toUInt64(count()) AS n FROM ${t.session_events} WHERE integration_id = {i:String}`, { i: BIG_INTEGRATION });
     inserted = Number(row?.n ?? 0);
@@ -171,13 +173,13 @@ export async function buildBigIntegration(clickhouse: ClickHouseGateway, options
   eventsTask.done();
   await clickhouse.command(`DROP TABLE ${TPL_SESSIONS}`);
   await clickhouse.command(`DROP TABLE ${TPL_EVENTS}`);
-  const [counts] = await clickhouse.query<{ sessions: number; rows: number; events: number }>(
+  const [counts] = await clickhouse.query<{ sessions: number; events: number; items: number }>(
     `SELECT (SELECT toUInt64(count()) FROM ${t.sessions} WHERE integration_id = {i:String}) AS sessions,
-            (SELECT toUInt64(count()) FROM ${t.session_events} WHERE integration_id = {i:String}) AS rows,
-            (SELECT toUInt64(sum(events)) FROM ${t.events_hourly} WHERE integration_id = {i:String}) AS events`,
+            (SELECT toUInt64(count()) FROM ${t.session_events} WHERE integration_id = {i:String}) AS events,
+            (SELECT toUInt64(sum(items)) FROM ${t.events_hourly} WHERE integration_id = {i:String}) AS items`,
     { i: BIG_INTEGRATION },
   );
   const seconds = round((performance.now() - started) / 1000, 1);
-  log(`big integration: ${Number(counts?.rows ?? 0).toLocaleString('en-US')} event rows (${Number(counts?.events ?? 0).toLocaleString('en-US')} events) in ${seconds} s total`);
-  return { integrationId: BIG_INTEGRATION, sessions: Number(counts?.sessions ?? 0), eventRows: Number(counts?.rows ?? 0), events: Number(counts?.events ?? 0), startMs, endMs, seconds };
+  log(`big integration: ${Number(counts?.events ?? 0).toLocaleString('en-US')} events (${Number(counts?.items ?? 0).toLocaleString('en-US')} timeline entries) in ${seconds} s total`);
+  return { integrationId: BIG_INTEGRATION, sessions: Number(counts?.sessions ?? 0), events: Number(counts?.events ?? 0), items: Number(counts?.items ?? 0), startMs, endMs, seconds };
 }

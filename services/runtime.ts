@@ -56,7 +56,11 @@ export function createRuntime(config: Config, logger: Logger, role: string): Run
       name: 'infrastructure',
       async start() {
         await prepareTopics(kafka, kafkaConfig);
-        await migrate(clickhouse, (await readRouting(redis, config.redis.keyPrefix)).generations, logger, { cluster: config.clickhouse.cluster });
+        // A rebuild is how a projection whose shape changed gets new tables, so it must start while the serving ones are old.
+        await migrate(clickhouse, (await readRouting(redis, config.redis.keyPrefix)).generations, logger, {
+          cluster: config.clickhouse.cluster,
+          onMismatch: role === 'rebuild' ? 'warn' : 'fail',
+        });
         await readModel.start();
       },
       stop: () => readModel.stop(),

@@ -15,16 +15,16 @@ const WARMUP = 5;
 /** Builds the big integration (see bulk.ts) and merges its sessions into the state background merges converge to. */
 export async function prepareBigIntegration(ctx: BenchContext): Promise<BigDataset> {
   const { env, options } = ctx;
-  const big = await buildBigIntegration(env.clickhouse, { seed: options.seed, sessions: options.sizes.listSessions, eventRows: options.sizes.analyticsEvents, now: Date.now() });
+  const big = await buildBigIntegration(env.clickhouse, { seed: options.seed, sessions: options.sizes.listSessions, events: options.sizes.analyticsEvents, now: Date.now() });
   // Bulk inserts leave many parts whose merges would otherwise race the measurements for minutes.
   const started = performance.now();
   for (const table of [tableNames(1).sessions, tableNames(1).session_events]) await env.clickhouse.command(`OPTIMIZE TABLE ${table} FINAL`);
   log(`sessions and session_events merged (OPTIMIZE FINAL) in ${Math.round(performance.now() - started)} ms`);
   ctx.details.bigIntegration = big;
   ctx.method.dataset =
-    `${big.sessions} sessions and ${big.eventRows} session_events rows (${big.events} events as /v1/analytics counts them: lifecycle events plus activity batches, ` +
-    'each row being one entry of GET /v1/sessions/{id}/events) of one integration, built with INSERT … SELECT from numbers() over template rows made by the ' +
-    'projection functions (evolveSession → sessionRows, sessionEventRows), state JSON included; events_hourly is filled by its materialized view. ' +
+    `${big.sessions} sessions and ${big.events} events (session_events rows, as /v1/analytics counts them: lifecycle events plus activity batches; ` +
+    `${big.items} timeline entries, each one entry of GET /v1/sessions/{id}/events) of one integration, built with INSERT … SELECT from numbers() over template rows made by the ` +
+    'projection functions (evolveSession → sessionRows, sessionEventRow), state JSON included; events_hourly is filled by its materialized view. ' +
     'Then OPTIMIZE TABLE sessions / session_events FINAL: queries meet the merged parts a table of that age would have, not merges racing them.';
   return big;
 }
@@ -162,7 +162,7 @@ export async function runAnalytics(ctx: BenchContext, big: BigDataset): Promise<
   ctx.details.analytics = { api: a, direct: d, summary };
   ctx.method.analytics =
     `${runs} timed runs each (after ${WARMUP} warm-up), interleaved: GET /v1/analytics?granularity=day (30 days) through services/api.ts over the big integration ` +
-    `(${big.eventRows} session_events rows aggregated by the materialized view, ${big.sessions} sessions); baseline: analyticsReport() — the same SQL — on the harness's gateway.`;
+    `(${big.events} events, ${big.items} timeline entries, aggregated by the materialized view, ${big.sessions} sessions); baseline: analyticsReport() — the same SQL — on the harness's gateway.`;
   addFigure(ctx, { bench: 'analytics', metric: '30-day daily p95', unit: 'ms', value: a.p95, baseline: { label: 'same SQL direct', value: d.p95 }, target: { on: 'value', op: '<=', limit: 100 }, note: `p50 ${a.p50} vs ${d.p50} ms` });
   addFigure(ctx, {
     bench: 'analytics',

@@ -160,7 +160,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       const id = `${item.event.integrationId}\u0000${item.event.eventId}`;
       if (!item.primary || seen.has(id)) continue;
       fresh.add(id);
-      for (const row of sessionEventValues(item.event, { partition: item.message.partition, offset: item.message.offset })) eventRows.push(row);
+      eventRows.push(sessionEventValues(item.event, { partition: item.message.partition, offset: item.message.offset }));
     }
     const version = nextVersion();
     const sessionTableRows: Row[] = [];

@@ -13,53 +13,64 @@ const lifecycleKind = (type: SessionEvent['type']): string => type.slice('sessio
 export const SESSION_EVENT_COLUMNS = [
   'integration_id',
   'session_id',
-  'occurred_at',
   'event_id',
-  'seq',
   'event_at',
   'event_type',
-  'kind',
-  'page_url',
-  'attributes',
+  'item_at',
+  'item_kind',
+  'item_page_url',
+  'item_attributes',
   'src_partition',
   'src_offset',
 ] as const;
 
-/**
- * The timeline rows of one event, as positional values in SESSION_EVENT_COLUMNS
- * order: one row for a lifecycle event, one per activity item for
- * session.activity (each with its own time and page). Positional, not objects:
- * this runs for about eight rows per event and feeds a JSONCompactEachRow insert.
- */
-export function sessionEventValues(event: SessionEvent, source: SourcePosition): unknown[][] {
-  const row = (occurredAt: string, seq: number, kind: string, pageUrl: string, attributes: string): unknown[] => [
-    event.integrationId,
-    event.sessionId,
-    occurredAt,
-    event.eventId,
-    seq,
-    event.occurredAt,
-    event.type,
-    kind,
-    pageUrl,
-    attributes,
-    source.partition,
-    source.offset,
-  ];
+/** One timeline entry of an event: its time, kind, page ('' for none) and attributes JSON. */
+interface TimelineItem {
+  at: string;
+  kind: string;
+  pageUrl: string;
+  attributes: string;
+}
+
+function timelineItems(event: SessionEvent): TimelineItem[] {
   switch (event.type) {
     case 'session.activity':
-      return event.data.activities.map((a, seq) => row(a.at, seq, a.kind, a.pageUrl ?? '', a.attributes ? JSON.stringify(a.attributes) : '{}'));
+      return event.data.activities.map((a) => ({ at: a.at, kind: a.kind, pageUrl: a.pageUrl ?? '', attributes: a.attributes ? JSON.stringify(a.attributes) : '{}' }));
     case 'session.started':
     case 'session.page_viewed':
-      return [row(event.occurredAt, 0, lifecycleKind(event.type), event.data.pageUrl, JSON.stringify(timelineAttributes(event)))];
+      return [{ at: event.occurredAt, kind: lifecycleKind(event.type), pageUrl: event.data.pageUrl, attributes: JSON.stringify(timelineAttributes(event)) }];
     default:
-      return [row(event.occurredAt, 0, lifecycleKind(event.type), '', JSON.stringify(timelineAttributes(event)))];
+      return [{ at: event.occurredAt, kind: lifecycleKind(event.type), pageUrl: '', attributes: JSON.stringify(timelineAttributes(event)) }];
   }
 }
 
-/** The same rows as objects keyed by column (fixtures and bulk builders, where clarity beats speed). */
-export function sessionEventRows(event: SessionEvent, source: SourcePosition): Row[] {
-  return sessionEventValues(event, source).map((values) => Object.fromEntries(SESSION_EVENT_COLUMNS.map((column, i) => [column, values[i]])));
+/**
+ * The timeline row of one event, as positional values in SESSION_EVENT_COLUMNS
+ * order (it feeds a JSONCompactEachRow insert): its entries as parallel arrays,
+ * one for a lifecycle event, one per activity item for session.activity (each
+ * with its own time and page).
+ */
+export function sessionEventValues(event: SessionEvent, source: SourcePosition): unknown[] {
+  const items = timelineItems(event);
+  return [
+    event.integrationId,
+    event.sessionId,
+    event.eventId,
+    event.occurredAt,
+    event.type,
+    items.map((i) => i.at),
+    items.map((i) => i.kind),
+    items.map((i) => i.pageUrl),
+    items.map((i) => i.attributes),
+    source.partition,
+    source.offset,
+  ];
+}
+
+/** The same row as an object keyed by column (fixtures and bulk builders, where clarity beats speed). */
+export function sessionEventRow(event: SessionEvent, source: SourcePosition): Row {
+  const values = sessionEventValues(event, source);
+  return Object.fromEntries(SESSION_EVENT_COLUMNS.map((column, i) => [column, values[i]]));
 }
 
 /** What the timeline shows about a lifecycle event beyond its kind and time. */

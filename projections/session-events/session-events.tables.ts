@@ -1,10 +1,14 @@
 import type { TableDefinition } from '../store/table-set.js';
 
 /**
- * One row per timeline entry: lifecycle events (seq 0) and each activity item
- * of a session.activity batch (seq 0..n-1). `src_partition`/`src_offset` record
- * where the event was first read, which tells a replay of the same message
- * apart from a duplicate publish of the same event id.
+ * One row per event; its timeline entries are the parallel `item_*` arrays: one
+ * entry for a lifecycle event, one per activity item of a session.activity batch
+ * (entry n has seq n-1). A row per event rather than per entry keeps the
+ * projector's insert to one row per event, about eight times fewer rows to
+ * encode and parse; readers expand the arrays with ARRAY JOIN, within one
+ * session's rows. `src_partition`/`src_offset` record where the event was first
+ * read, which tells a replay of the same message apart from a duplicate publish
+ * of the same event id.
  */
 export const sessionEventsTable: TableDefinition = {
   key: 'session_events',
@@ -16,19 +20,18 @@ export const sessionEventsTable: TableDefinition = {
     CREATE TABLE IF NOT EXISTS ${t.session_events} (
       integration_id LowCardinality(String),
       session_id String,
-      occurred_at DateTime64(3, 'UTC'),
       event_id String,
-      seq UInt16,
       event_at DateTime64(3, 'UTC'),
       event_type LowCardinality(String),
-      kind LowCardinality(String),
-      page_url String,
-      attributes String,
+      item_at Array(DateTime64(3, 'UTC')),
+      item_kind Array(LowCardinality(String)),
+      item_page_url Array(String),
+      item_attributes Array(String),
       src_partition UInt32,
       src_offset UInt64
     )
     ENGINE = ReplacingMergeTree
-    ORDER BY (integration_id, session_id, occurred_at, event_id, seq)`,
+    ORDER BY (integration_id, session_id, event_id)`,
 };
 
 /**
@@ -60,7 +63,8 @@ export const eventsHourlyView: TableDefinition = {
   create: (t) => `
     CREATE MATERIALIZED VIEW IF NOT EXISTS ${t.events_hourly_mv} TO ${t.events_hourly} AS
     SELECT integration_id, toStartOfHour(event_at) AS hour, event_type, kind,
-           countIf(seq = 0) AS events, count() AS items
+           countIf(n = 1) AS events, count() AS items
     FROM ${t.session_events}
+    ARRAY JOIN item_kind AS kind, arrayEnumerate(item_kind) AS n
     GROUP BY integration_id, hour, event_type, kind`,
 };

@@ -50,15 +50,81 @@ export function dropStatements(generations: number | Generations, options: { clu
   return order.flatMap((k) => [`DROP TABLE IF EXISTS ${names[k]} ON CLUSTER ${cluster} SYNC`, `DROP TABLE IF EXISTS ${names[k]}_local ON CLUSTER ${cluster} SYNC`]);
 }
 
-/** Creates the tables of these generations (of the `only` projections, if given) that do not exist yet. */
+/**
+ * The column names a CREATE TABLE declares: one per line between its opening
+ * parenthesis and ENGINE, as every definition here is written, skipping index
+ * lines. Null for a view.
+ */
+export function declaredColumns(ddl: string): string[] | null {
+  const body = /^\s*CREATE TABLE[^(]*\(\n([\s\S]*?)\n\s*\)\s*\n\s*ENGINE/.exec(ddl);
+  if (!body?.[1]) return null;
+  return body[1]
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^(INDEX|PROJECTION|CONSTRAINT)\s/.test(line))
+    .map((line) => line.split(/\s/, 1)[0]!);
+}
+
+/**
+ * A generation's table exists with other columns than this version declares:
+ * CREATE … IF NOT EXISTS kept the old one, and writing or reading it would fail
+ * row by row (or worse, half succeed). A projection's shape changes by rebuilding
+ * it into a new generation, never in place.
+ */
+export class SchemaMismatchError extends Error {
+  constructor(
+    readonly table: string,
+    readonly missing: readonly string[],
+    readonly unexpected: readonly string[],
+  ) {
+    super(
+      `table ${table} was created by another version: it lacks [${missing.join(', ')}] and has [${unexpected.join(', ')}]. ` +
+        'Rebuild its projection into a new generation (npm run rebuild -- --projection …) or drop the old generation.',
+    );
+    this.name = 'SchemaMismatchError';
+  }
+}
+
+/** Fails with SchemaMismatchError when a table that exists has other columns than its definition declares. */
+async function checkColumns(clickhouse: ClickHouseGateway, names: TableNames, only: ReadonlySet<ProjectionName> | undefined): Promise<void> {
+  const declared = new Map<string, string[]>();
+  for (const table of TABLE_DEFINITIONS.filter((t) => !only || only.has(TABLE_OWNERS[t.key]))) {
+    const columns = declaredColumns(table.create(names));
+    if (columns) declared.set(names[table.key], columns);
+  }
+  const rows = await clickhouse.query<{ table: string; name: string }>(
+    'SELECT table, name FROM system.columns WHERE database = currentDatabase() AND table IN {tables:Array(String)}',
+    { tables: [...declared.keys()] },
+  );
+  for (const [table, columns] of declared) {
+    const actual = new Set(rows.filter((r) => r.table === table).map((r) => r.name));
+    if (actual.size === 0) continue; // not created yet
+    const missing = columns.filter((c) => !actual.has(c));
+    const unexpected = [...actual].filter((c) => !columns.includes(c));
+    if (missing.length > 0 || unexpected.length > 0) throw new SchemaMismatchError(table, missing, unexpected);
+  }
+}
+
+/**
+ * Checks that the tables of these generations (of the `only` projections, if
+ * given) that exist have the columns this version declares, then creates those
+ * that do not exist yet.
+ */
 export async function migrate(
   clickhouse: ClickHouseGateway,
   generations: number | Generations,
   logger: Logger,
-  options: { cluster?: string | undefined; only?: ReadonlySet<ProjectionName> | undefined } = {},
+  options: { cluster?: string | undefined; only?: ReadonlySet<ProjectionName> | undefined; onMismatch?: 'fail' | 'warn' } = {},
 ): Promise<TableNames> {
   const names = tableNames(generations);
   const started = performance.now();
+  // Checked before creating anything: a view over an old table fails with a far less helpful message.
+  try {
+    await checkColumns(clickhouse, names, options.only);
+  } catch (error) {
+    if (!(error instanceof SchemaMismatchError) || options.onMismatch !== 'warn') throw error;
+    logger.warn({ table: error.table, missing: error.missing, unexpected: error.unexpected }, error.message);
+  }
   for (const statement of schemaStatements(names, options)) await clickhouse.command(statement);
   logger.info({ generations, cluster: options.cluster ?? null, tables: Object.values(names), ms: Math.round(performance.now() - started) }, 'schema is up to date');
   return names;

@@ -128,6 +128,16 @@ describe('sessions', () => {
     const expected = s.events.reduce((n, e) => n + (e.type === 'session.activity' ? e.data.activities.length : 1), 0);
     expect(items).toHaveLength(expected);
     expect(new Set(items.map((i) => i.id)).size).toBe(expected);
+    // Each item with the time, kind and page its event gave it, in (time, event, position) order.
+    const want = s.events
+      .flatMap((e) =>
+        e.type === 'session.activity'
+          ? e.data.activities.map((a, seq) => ({ eventId: e.eventId, seq, at: a.at, kind: a.kind, pageUrl: a.pageUrl ?? null }))
+          : [{ eventId: e.eventId, seq: 0, at: e.occurredAt, kind: e.type.slice('session.'.length), pageUrl: 'pageUrl' in e.data ? e.data.pageUrl : null }],
+      )
+      .sort((x, y) => Date.parse(x.at) - Date.parse(y.at) || (x.eventId < y.eventId ? -1 : x.eventId > y.eventId ? 1 : x.seq - y.seq))
+      .map((x) => ({ id: `${x.eventId}:${x.seq}`, occurredAt: new Date(x.at).toISOString(), kind: x.kind, pageUrl: x.pageUrl }));
+    expect(items.map((i) => ({ id: i.id, occurredAt: new Date(String(i.occurredAt)).toISOString(), kind: i.kind, pageUrl: i.pageUrl }))).toEqual(want);
   });
 
   it('unknown session: 404 not_found in the envelope', async () => {

@@ -94,10 +94,12 @@ export interface IntegrationView {
     sessions: number;
     /** uniqExact(event_id) of session_events FINAL */
     uniqueEvents: number;
-    /** count() of session_events FINAL: one row per lifecycle event or activity item */
+    /** count() of session_events FINAL: one row per event */
     rows: number;
     /** count() of session_events without FINAL: a row inserted twice shows here before any merge */
     rawRows: number;
+    /** Timeline entries of session_events FINAL: one per lifecycle event or activity item */
+    entries: number;
     /** sum(events), sum(items) of the events_hourly materialized aggregate */
     hourlyEvents: number;
     hourlyItems: number;
@@ -113,7 +115,7 @@ export function expectedView(events: readonly SessionEvent[]): ReadModelView {
   for (const [integrationId, t] of Object.entries(totals.byIntegration)) {
     const own = [...unique.values()].filter((e) => e.integrationId === integrationId);
     const activities = own.reduce((n, e) => n + (e.type === 'session.activity' ? e.data.activities.length : 0), 0);
-    const rows = own.reduce((n, e) => n + (e.type === 'session.activity' ? e.data.activities.length : 1), 0);
+    const entries = own.reduce((n, e) => n + (e.type === 'session.activity' ? e.data.activities.length : 1), 0);
     view[integrationId] = {
       redis: {
         sessions: t.sessions,
@@ -124,7 +126,7 @@ export function expectedView(events: readonly SessionEvent[]): ReadModelView {
         eventsByType: Object.fromEntries(Object.entries(t.eventsByType).filter(([, n]) => n > 0)),
         activities,
       },
-      clickhouse: { sessions: t.sessions, uniqueEvents: own.length, rows, rawRows: rows, hourlyEvents: own.length, hourlyItems: rows },
+      clickhouse: { sessions: t.sessions, uniqueEvents: own.length, rows: own.length, rawRows: own.length, entries, hourlyEvents: own.length, hourlyItems: entries },
     };
   }
   return view;
@@ -143,6 +145,7 @@ export async function observedView(stack: TestStack, integrationIds: readonly st
          (SELECT toUInt32(uniqExact(event_id)) FROM ${tables.session_events} FINAL WHERE integration_id = {i:String}) AS uniqueEvents,
          (SELECT toUInt32(count()) FROM ${tables.session_events} FINAL WHERE integration_id = {i:String}) AS rows,
          (SELECT toUInt32(count()) FROM ${tables.session_events} WHERE integration_id = {i:String}) AS rawRows,
+         (SELECT toUInt32(sum(length(item_kind))) FROM ${tables.session_events} FINAL WHERE integration_id = {i:String}) AS entries,
          (SELECT toUInt32(sum(events)) FROM ${tables.events_hourly} WHERE integration_id = {i:String}) AS hourlyEvents,
          (SELECT toUInt32(sum(items)) FROM ${tables.events_hourly} WHERE integration_id = {i:String}) AS hourlyItems`,
       { i: integrationId },

@@ -29,7 +29,7 @@ async function clickhouseCounts(integrationId: string) {
     `SELECT
        (SELECT toUInt32(count()) FROM ${tables.sessions} FINAL WHERE integration_id = {i:String}) AS sessions,
        (SELECT toUInt32(uniqExact(event_id)) FROM ${tables.session_events} WHERE integration_id = {i:String}) AS events,
-       (SELECT toUInt32(count()) FROM ${tables.session_events} FINAL WHERE integration_id = {i:String}) AS items`,
+       (SELECT toUInt32(sum(length(item_kind))) FROM ${tables.session_events} FINAL WHERE integration_id = {i:String}) AS items`,
     { i: integrationId },
   );
   return row!;

@@ -15,7 +15,19 @@ describe.skipIf(!url || !cluster)('ClickHouse cluster (CLICKHOUSE_URL + CLICKHOU
     const names = await migrate(gateway, generation, logger, { cluster });
     await migrate(gateway, generation, logger, { cluster });
     await gateway.insert(names.session_events, [
-      { integration_id: 'int_c', session_id: 's1', occurred_at: '2026-11-01T10:00:00.000Z', event_id: 'e1', seq: 0, event_at: '2026-11-01T10:00:00.000Z', event_type: 'session.started', kind: 'started', page_url: '', attributes: '{}', src_partition: 0, src_offset: 1 },
+      {
+        integration_id: 'int_c',
+        session_id: 's1',
+        event_id: 'e1',
+        event_at: '2026-11-01T10:00:00.000Z',
+        event_type: 'session.started',
+        item_at: ['2026-11-01T10:00:00.000Z'],
+        item_kind: ['started'],
+        item_page_url: [''],
+        item_attributes: ['{}'],
+        src_partition: 0,
+        src_offset: 1,
+      },
     ]);
     const rows = await gateway.query<{ n: number }>(`SELECT toUInt32(sum(events)) AS n FROM ${names.events_hourly} WHERE integration_id = {i:String}`, { i: 'int_c' });
     expect(rows[0]?.n).toBe(1);

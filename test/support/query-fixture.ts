@@ -10,7 +10,7 @@ import type { DocumentedRoute, RouterDeps } from '../../api/route.js';
 import type { ApiState } from '../../api/state.js';
 import { validationErrorHandler } from '../../api/validation.js';
 import { courseSessionRows } from '../../projections/courses/courses.projection.js';
-import { sessionEventRows } from '../../projections/session-events/session-events.projection.js';
+import { sessionEventRow } from '../../projections/session-events/session-events.projection.js';
 import { evolveSession, sameState, type SessionState } from '../../projections/sessions/session-state.js';
 import { sessionRows } from '../../projections/sessions/sessions.projection.js';
 import type { ReadModel } from '../../projections/sessions/sessions.queries.js';
@@ -68,7 +68,7 @@ export function createFixtureProjector(clickhouse: ClickHouseGateway, tables: Ta
       const k = `${event.integrationId}/${event.sessionId}`;
       if (!before.has(k)) before.set(k, states.get(k) ?? null);
       next.set(k, evolveSession(next.get(k) ?? before.get(k) ?? null, event));
-      eventRows.push(...sessionEventRows(event, { partition: 0, offset: String(offset++) }));
+      eventRows.push(sessionEventRow(event, { partition: 0, offset: String(offset++) }));
     }
     const out = { sessions: [] as Row[], users: [] as Row[], courses: [] as Row[] };
     for (const [k, state] of next) {

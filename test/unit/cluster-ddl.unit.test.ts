@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TABLE_DEFINITIONS } from '../../projections/store/schema.js';
 import { tableNames } from '../../projections/store/table-set.js';
-import { dropStatements, schemaStatements } from '../../services/clickhouse/migrations.js';
+import { SESSION_EVENT_COLUMNS } from '../../projections/session-events/session-events.projection.js';
+import { declaredColumns, dropStatements, schemaStatements } from '../../services/clickhouse/migrations.js';
 
 const names = tableNames(2);
 const clustered = schemaStatements(names, { cluster: 'notai' });
@@ -54,5 +55,23 @@ describe('ClickHouse DDL', () => {
     expect(onCluster.indexOf(`DROP TABLE IF EXISTS ${names.events_hourly_mv} ON CLUSTER notai SYNC`)).toBeLessThan(
       onCluster.indexOf(`DROP TABLE IF EXISTS ${names.session_events} ON CLUSTER notai SYNC`),
     );
+  });
+});
+
+describe('declared columns', () => {
+  it('reads every table definition\'s column list, and none of a view', () => {
+    for (const table of TABLE_DEFINITIONS) {
+      const columns = declaredColumns(table.create(names));
+      if (table.key.endsWith('_mv')) expect(columns, table.key).toBeNull();
+      else {
+        expect(columns?.length, table.key).toBeGreaterThan(3);
+        for (const column of columns!) expect(column, table.key).toMatch(/^[a-z][a-z0-9_]*$/);
+      }
+    }
+  });
+
+  it('the timeline table declares exactly the columns the projector writes, in its order', () => {
+    const table = TABLE_DEFINITIONS.find((t) => t.key === 'session_events')!;
+    expect(declaredColumns(table.create(names))).toEqual([...SESSION_EVENT_COLUMNS]);
   });
 });

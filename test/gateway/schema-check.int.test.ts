@@ -1,0 +1,48 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tableNames } from '../../projections/store/table-set.js';
+import { createEmbeddedGateway } from '../../services/clickhouse/embedded-driver.js';
+import { migrate, SchemaMismatchError } from '../../services/clickhouse/migrations.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'notai-schema-check-'));
+const clickhouse = createEmbeddedGateway({ path: dir });
+const logger = pino({ level: 'silent' });
+
+afterAll(async () => {
+  await clickhouse.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('migrate checks the columns of tables that already exist', () => {
+  it('passes on tables it created itself, every time', async () => {
+    await migrate(clickhouse, 3, logger);
+    await expect(migrate(clickhouse, 3, logger)).resolves.toEqual(tableNames(3));
+  });
+
+  it('refuses a generation whose timeline table has the earlier one-row-per-entry shape, naming what differs', async () => {
+    const old = tableNames(7).session_events;
+    await clickhouse.command(`CREATE TABLE ${old} (
+      integration_id LowCardinality(String), session_id String, occurred_at DateTime64(3, 'UTC'), event_id String, seq UInt16,
+      event_at DateTime64(3, 'UTC'), event_type LowCardinality(String), kind LowCardinality(String), page_url String,
+      attributes String, src_partition UInt32, src_offset UInt64
+    ) ENGINE = ReplacingMergeTree ORDER BY (integration_id, session_id, occurred_at, event_id, seq)`);
+    const error = await migrate(clickhouse, 7, logger).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SchemaMismatchError);
+    const mismatch = error as SchemaMismatchError;
+    expect(mismatch.table).toBe(old);
+    expect(mismatch.missing).toEqual(['item_at', 'item_kind', 'item_page_url', 'item_attributes']);
+    expect([...mismatch.unexpected].sort()).toEqual(['attributes', 'kind', 'occurred_at', 'page_url', 'seq']);
+    expect(mismatch.message).toContain('npm run rebuild');
+  });
+
+  it('only warns when asked to (a rebuild starts while the serving tables are old)', async () => {
+    const warnings: string[] = [];
+    const recording = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    // Only the timeline's own projection: creating the analytics view over the old table would fail on its missing columns.
+    await expect(migrate(clickhouse, 7, recording, { onMismatch: 'warn', only: new Set(['session-events']) })).resolves.toEqual(tableNames(7));
+    expect(warnings.some((w) => w.includes(tableNames(7).session_events) && w.includes('item_kind'))).toBe(true);
+  });
+});
