@@ -15,7 +15,9 @@ import { migrate } from '../services/clickhouse/migrations.js';
 import { createRedis } from '../services/redis.js';
 import { createTrafficGenerator } from '../services/simulator/traffic.js';
 import { startClickHouseHttpEndpoint } from '../test/support/clickhouse-http-endpoint.js';
+import { buildBigIntegration } from './bulk.js';
 import { statementKind } from './clickhouse-meter.js';
+import { BIG_INTEGRATION } from './dataset.js';
 import { log, task } from './progress.js';
 import { alignedTable, machine, round } from './results.js';
 
@@ -27,15 +29,32 @@ import { alignedTable, machine, round } from './results.js';
  * statement kind it prints the mean and the share of the projector's wall
  * time; the difference between the two runs is what the HTTP path costs.
  *   node --import tsx bench/batch-cost.ts [--batches 30] [--size 4000] [--seed 11]
+ *     [--big-sessions 1000000 --big-events 10000000] [--drivers embedded|http|both]
  * CPU is this whole process (projector, engine threads, endpoint), per event.
+ * With --big-sessions, the batches are new sessions of the bench's big
+ * integration, built first as `npm run bench` builds it (and merged): what a
+ * batch costs against tables of that size, as in the freshness phase.
  */
 const { values: args } = parseArgs({
-  options: { batches: { type: 'string', default: '30' }, size: { type: 'string', default: '4000' }, seed: { type: 'string', default: '11' } },
+  options: {
+    batches: { type: 'string', default: '30' },
+    size: { type: 'string', default: '4000' },
+    seed: { type: 'string', default: '11' },
+    'big-sessions': { type: 'string', default: '0' },
+    'big-events': { type: 'string', default: '0' },
+    drivers: { type: 'string', default: 'both' },
+  },
 });
 const BATCHES = Number(args.batches);
 const SIZE = Number(args.size);
 const SEED = Number(args.seed);
+const BIG_SESSIONS = Number(args['big-sessions']);
+const BIG_EVENTS = Number(args['big-events']);
+type Driver = 'embedded' | 'http';
+const DRIVERS: readonly Driver[] | null = args.drivers === 'both' ? ['embedded', 'http'] : args.drivers === 'embedded' || args.drivers === 'http' ? [args.drivers] : null;
 if (!(BATCHES > 0 && SIZE > 0 && Number.isInteger(SEED))) throw new Error('--batches and --size must be positive numbers, --seed an integer');
+if (!(BIG_SESSIONS >= 0 && BIG_EVENTS >= 0) || (BIG_EVENTS > 0 && BIG_SESSIONS === 0)) throw new Error('--big-sessions and --big-events must be non-negative, and events need sessions');
+if (!DRIVERS) throw new Error('--drivers must be embedded, http or both');
 
 interface StatementTotals {
   count: number;
@@ -63,7 +82,8 @@ function timedGateway(inner: ClickHouseGateway, totals: Map<string, StatementTot
 
 /** The same batches for both drivers: simulator traffic as the sessions topic would hold it, one partition. */
 function buildBatches(): SourceMessage[][] {
-  const traffic = createTrafficGenerator({ seed: SEED, integrationIds: ['int_cost_a', 'int_cost_b'], startAt: new Date(Date.now() - 3 * 3_600_000), sessionsPerSecond: 50 }).messages();
+  const integrationIds = BIG_SESSIONS > 0 ? [BIG_INTEGRATION] : ['int_cost_a', 'int_cost_b'];
+  const traffic = createTrafficGenerator({ seed: SEED, integrationIds, startAt: new Date(Date.now() - 3 * 3_600_000), sessionsPerSecond: 50 }).messages();
   let offset = 0;
   return Array.from({ length: BATCHES }, () =>
     Array.from({ length: SIZE }, () => {
@@ -79,7 +99,7 @@ interface DriverRun {
   statements: Record<string, { count: number; meanMs: number; shareOfWall: number }>;
 }
 
-async function runDriver(driver: 'embedded' | 'http', batches: readonly SourceMessage[][], redisUrl: string, keyPrefix: string): Promise<DriverRun> {
+async function runDriver(driver: Driver, batches: readonly SourceMessage[][], redisUrl: string, keyPrefix: string): Promise<DriverRun> {
   const dir = await mkdtemp(join(tmpdir(), `notai-batch-cost-${driver}-`));
   const endpoint = driver === 'http' ? await startClickHouseHttpEndpoint({ path: dir }) : null;
   const inner = endpoint ? createHttpGateway({ url: endpoint.url, username: 'default', password: '', database: 'default', requestTimeoutMs: 300_000 }) : createEmbeddedGateway({ path: dir });
@@ -87,6 +107,10 @@ async function runDriver(driver: 'embedded' | 'http', batches: readonly SourceMe
   const totals = new Map<string, StatementTotals>();
   try {
     const tables = await migrate(inner, 1, pino({ level: 'silent' }));
+    if (BIG_SESSIONS > 0) {
+      await buildBigIntegration(inner, { seed: SEED, sessions: BIG_SESSIONS, events: BIG_EVENTS, now: Date.now() });
+      for (const table of [tables.sessions, tables.session_events]) await inner.command(`OPTIMIZE TABLE ${table} FINAL`);
+    }
     const project = createBatchProjector(
       { tables, keys: projectionKeys(keyPrefix, 1), writes: new Set(PROJECTIONS) },
       { clickhouse: timedGateway(inner, totals), redis, publishDeadLetters: async () => undefined, now: Date.now },
@@ -124,21 +148,23 @@ const redisServer = await startRedisServer();
 try {
   log(`batch cost: ${BATCHES} batches of ${SIZE} events, seed ${SEED}; ${JSON.stringify(machine())}`);
   const batches = buildBatches();
-  const embedded = await runDriver('embedded', batches, redisServer.url, 'cost-embedded');
-  const http = await runDriver('http', batches, redisServer.url, 'cost-http');
-  const kinds = [...new Set([...Object.keys(embedded.statements), ...Object.keys(http.statements)])];
+  const runs: Partial<Record<Driver, DriverRun>> = {};
+  for (const driver of DRIVERS) runs[driver] = await runDriver(driver, batches, redisServer.url, `cost-${driver}`);
+  const { embedded, http } = runs;
+  const kinds = [...new Set([...Object.keys(embedded?.statements ?? {}), ...Object.keys(http?.statements ?? {})])];
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `${round(b / a, 2)}×` : '');
   const rows = [
-    ['events/s', String(embedded.eventsPerSecond), String(http.eventsPerSecond), `${round(http.eventsPerSecond / embedded.eventsPerSecond, 2)}×`],
-    ['process CPU µs/event', String(embedded.cpuMicrosPerEvent), String(http.cpuMicrosPerEvent), `${round(http.cpuMicrosPerEvent / embedded.cpuMicrosPerEvent, 2)}×`],
+    ['events/s', String(embedded?.eventsPerSecond ?? '-'), String(http?.eventsPerSecond ?? '-'), ratio(embedded?.eventsPerSecond, http?.eventsPerSecond)],
+    ['process CPU µs/event', String(embedded?.cpuMicrosPerEvent ?? '-'), String(http?.cpuMicrosPerEvent ?? '-'), ratio(embedded?.cpuMicrosPerEvent, http?.cpuMicrosPerEvent)],
     ...kinds.map((kind) => {
-      const e = embedded.statements[kind];
-      const h = http.statements[kind];
+      const e = embedded?.statements[kind];
+      const h = http?.statements[kind];
       const cell = (s: typeof e) => (s ? `${s.meanMs} ms (${Math.round(s.shareOfWall * 100)}%)` : '-');
-      return [kind, cell(e), cell(h), e && h ? `${round(h.meanMs / e.meanMs, 2)}×` : ''];
+      return [kind, cell(e), cell(h), ratio(e?.meanMs, h?.meanMs)];
     }),
   ];
   process.stdout.write(`${alignedTable(['', 'embedded', 'http endpoint', 'ratio'], rows).join('\n')}\n`);
-  process.stdout.write(`${JSON.stringify({ batches: BATCHES, size: SIZE, seed: SEED, embedded, http })}\n`);
+  process.stdout.write(`${JSON.stringify({ batches: BATCHES, size: SIZE, seed: SEED, bigSessions: BIG_SESSIONS, bigEvents: BIG_EVENTS, embedded, http })}\n`);
 } finally {
   await redisServer.stop();
 }

@@ -79,7 +79,10 @@ const timed = async (name: string, work: () => Promise<void>): Promise<void> => 
 /** The API as a child; ready once it answers a keyed request (the projector has projected the key index). */
 async function startApi(): Promise<void> {
   const port = await freePort();
-  const child = spawnChild(env, 'api', join(REPO_ROOT, 'services/api.ts'), { API_PORT: String(port), API_PUBLIC_URLS: `http://127.0.0.1:${port}` }, { profileDir: ctx.profileDir, nodeFlags: await launchFlags('api') });
+  // BENCH_API_NODE_FLAGS adds V8/Node flags to the API only (NODE_OPTIONS refuses most V8 flags), to compare them when diagnosing.
+  const extraFlags = (process.env.BENCH_API_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
+  const nodeFlags = [...(await launchFlags('api')), ...extraFlags];
+  const child = spawnChild(env, 'api', join(REPO_ROOT, 'services/api.ts'), { API_PORT: String(port), API_PUBLIC_URLS: `http://127.0.0.1:${port}` }, { profileDir: ctx.profileDir, nodeFlags });
   const url = `http://127.0.0.1:${port}`;
   ctx.api = { child, url };
   memory.watch('api', child);

@@ -6,6 +6,8 @@
 # of each statement kind for both, and their ratio.
 #   bash scripts/bench-batch.sh                       30 batches of 4,000 events (~1 min)
 #   bash scripts/bench-batch.sh --batches 10 --size 2000
+#   bash scripts/bench-batch.sh --big-sessions 1000000 --big-events 10000000 --drivers http
+#                                                     new sessions against the bench's big integration (~4 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
