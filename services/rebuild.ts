@@ -4,7 +4,8 @@ import cliProgress from 'cli-progress';
 import type { Admin } from 'kafkajs';
 import { PROJECTIONS, isProjectionName, type ProjectionName } from '../projections/store/generations.js';
 import { routingKeys } from '../projections/store/redis-keys.js';
-import { dropStatements, migrate } from './clickhouse/migrations.js';
+import { tableNames } from '../projections/store/table-set.js';
+import { dropStatements, migrate, schemaMismatches } from './clickhouse/migrations.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createProjectorWorker, topicsFor, type ProjectorWorker } from './projector-worker.js';
@@ -62,6 +63,10 @@ try {
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));
 }
+// The tables this rebuild keeps serving must already have this version's shape: finding out at the handoff, after the replay, would waste it.
+const kept = new Set(PROJECTIONS.filter((p) => !plan.selected.includes(p)));
+const [keptMismatch] = await schemaMismatches(runtime.clickhouse, tableNames(plan.adopted), { cluster: config.clickhouse.cluster, only: kept });
+if (keptMismatch) fail(`${keptMismatch.message} This rebuild keeps that table serving; select ${keptMismatch.projection} too.`);
 const leaseKey = routingKeys(config.redis.keyPrefix).handoff;
 const rebuildId = randomUUID();
 const liveGroup = config.kafka.groupId;

@@ -74,35 +74,50 @@ export function declaredColumns(ddl: string): string[] | null {
 export class SchemaMismatchError extends Error {
   constructor(
     readonly table: string,
+    readonly projection: ProjectionName,
     readonly missing: readonly string[],
     readonly unexpected: readonly string[],
   ) {
     super(
       `table ${table} was created by another version: it lacks [${missing.join(', ')}] and has [${unexpected.join(', ')}]. ` +
-        'Rebuild its projection into a new generation (npm run rebuild -- --projection …) or drop the old generation.',
+        `Rebuild it into a new generation (npm run rebuild -- --projection ${projection}) or drop the old generation.`,
     );
     this.name = 'SchemaMismatchError';
   }
 }
 
-/** Fails with SchemaMismatchError when a table that exists has other columns than its definition declares. */
-async function checkColumns(clickhouse: ClickHouseGateway, names: TableNames, only: ReadonlySet<ProjectionName> | undefined): Promise<void> {
-  const declared = new Map<string, string[]>();
-  for (const table of TABLE_DEFINITIONS.filter((t) => !only || only.has(TABLE_OWNERS[t.key]))) {
+/**
+ * Every table of these generations (of the `only` projections, if given) that
+ * exists with other columns than its definition declares; tables not created
+ * yet are fine. On a cluster the node-local tables are checked too: a
+ * Distributed table is created `AS` its local one and would copy an old shape.
+ */
+export async function schemaMismatches(
+  clickhouse: ClickHouseGateway,
+  names: TableNames,
+  options: { cluster?: string | undefined; only?: ReadonlySet<ProjectionName> | undefined } = {},
+): Promise<SchemaMismatchError[]> {
+  const declared = new Map<string, { projection: ProjectionName; columns: string[] }>();
+  for (const table of TABLE_DEFINITIONS.filter((t) => !options.only || options.only.has(TABLE_OWNERS[t.key]))) {
     const columns = declaredColumns(table.create(names));
-    if (columns) declared.set(names[table.key], columns);
+    if (!columns) continue;
+    const expected = { projection: TABLE_OWNERS[table.key], columns };
+    declared.set(names[table.key], expected);
+    if (options.cluster) declared.set(`${names[table.key]}_local`, expected);
   }
   const rows = await clickhouse.query<{ table: string; name: string }>(
     'SELECT table, name FROM system.columns WHERE database = currentDatabase() AND table IN {tables:Array(String)}',
     { tables: [...declared.keys()] },
   );
-  for (const [table, columns] of declared) {
+  const mismatches: SchemaMismatchError[] = [];
+  for (const [table, { projection, columns }] of declared) {
     const actual = new Set(rows.filter((r) => r.table === table).map((r) => r.name));
-    if (actual.size === 0) continue; // not created yet
+    if (actual.size === 0) continue;
     const missing = columns.filter((c) => !actual.has(c));
     const unexpected = [...actual].filter((c) => !columns.includes(c));
-    if (missing.length > 0 || unexpected.length > 0) throw new SchemaMismatchError(table, missing, unexpected);
+    if (missing.length > 0 || unexpected.length > 0) mismatches.push(new SchemaMismatchError(table, projection, missing, unexpected));
   }
+  return mismatches;
 }
 
 /**
@@ -119,12 +134,9 @@ export async function migrate(
   const names = tableNames(generations);
   const started = performance.now();
   // Checked before creating anything: a view over an old table fails with a far less helpful message.
-  try {
-    await checkColumns(clickhouse, names, options.only);
-  } catch (error) {
-    if (!(error instanceof SchemaMismatchError) || options.onMismatch !== 'warn') throw error;
-    logger.warn({ table: error.table, missing: error.missing, unexpected: error.unexpected }, error.message);
-  }
+  const mismatches = await schemaMismatches(clickhouse, names, options);
+  if (mismatches[0] && options.onMismatch !== 'warn') throw mismatches[0];
+  for (const m of mismatches) logger.warn({ table: m.table, projection: m.projection, missing: m.missing, unexpected: m.unexpected }, m.message);
   for (const statement of schemaStatements(names, options)) await clickhouse.command(statement);
   logger.info({ generations, cluster: options.cluster ?? null, tables: Object.values(names), ms: Math.round(performance.now() - started) }, 'schema is up to date');
   return names;

@@ -5,11 +5,18 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../projections/store/table-set.js';
 import { createEmbeddedGateway } from '../../services/clickhouse/embedded-driver.js';
-import { migrate, SchemaMismatchError } from '../../services/clickhouse/migrations.js';
+import { migrate, schemaMismatches, SchemaMismatchError } from '../../services/clickhouse/migrations.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'notai-schema-check-'));
 const clickhouse = createEmbeddedGateway({ path: dir });
 const logger = pino({ level: 'silent' });
+
+/** The timeline table as it was before 2026-12-02: one row per entry. */
+const oldTimeline = (name: string) => `CREATE TABLE ${name} (
+  integration_id LowCardinality(String), session_id String, occurred_at DateTime64(3, 'UTC'), event_id String, seq UInt16,
+  event_at DateTime64(3, 'UTC'), event_type LowCardinality(String), kind LowCardinality(String), page_url String,
+  attributes String, src_partition UInt32, src_offset UInt64
+) ENGINE = ReplacingMergeTree ORDER BY (integration_id, session_id, occurred_at, event_id, seq)`;
 
 afterAll(async () => {
   await clickhouse.close();
@@ -24,18 +31,15 @@ describe('migrate checks the columns of tables that already exist', () => {
 
   it('refuses a generation whose timeline table has the earlier one-row-per-entry shape, naming what differs', async () => {
     const old = tableNames(7).session_events;
-    await clickhouse.command(`CREATE TABLE ${old} (
-      integration_id LowCardinality(String), session_id String, occurred_at DateTime64(3, 'UTC'), event_id String, seq UInt16,
-      event_at DateTime64(3, 'UTC'), event_type LowCardinality(String), kind LowCardinality(String), page_url String,
-      attributes String, src_partition UInt32, src_offset UInt64
-    ) ENGINE = ReplacingMergeTree ORDER BY (integration_id, session_id, occurred_at, event_id, seq)`);
+    await clickhouse.command(oldTimeline(old));
     const error = await migrate(clickhouse, 7, logger).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SchemaMismatchError);
     const mismatch = error as SchemaMismatchError;
     expect(mismatch.table).toBe(old);
     expect(mismatch.missing).toEqual(['item_at', 'item_kind', 'item_page_url', 'item_attributes']);
     expect([...mismatch.unexpected].sort()).toEqual(['attributes', 'kind', 'occurred_at', 'page_url', 'seq']);
-    expect(mismatch.message).toContain('npm run rebuild');
+    expect(mismatch.projection).toBe('session-events');
+    expect(mismatch.message).toContain('npm run rebuild -- --projection session-events');
   });
 
   it('only warns when asked to (a rebuild starts while the serving tables are old)', async () => {
@@ -44,5 +48,25 @@ describe('migrate checks the columns of tables that already exist', () => {
     // Only the timeline's own projection: creating the analytics view over the old table would fail on its missing columns.
     await expect(migrate(clickhouse, 7, recording, { onMismatch: 'warn', only: new Set(['session-events']) })).resolves.toEqual(tableNames(7));
     expect(warnings.some((w) => w.includes(tableNames(7).session_events) && w.includes('item_kind'))).toBe(true);
+  });
+
+  it('reports every mismatched table, leaves out the projections not asked about, and on a cluster checks the node-local tables', async () => {
+    const names = tableNames(8);
+    await clickhouse.command(oldTimeline(names.session_events));
+    await clickhouse.command(`CREATE TABLE ${names.user_sessions} (integration_id String, user_id String) ENGINE = MergeTree ORDER BY integration_id`);
+    const all = await schemaMismatches(clickhouse, names);
+    expect(all.map((m) => [m.table, m.projection])).toEqual([
+      [names.session_events, 'session-events'],
+      [names.user_sessions, 'users'],
+    ]);
+    // What a rebuild of session-events checks before replaying: the tables it keeps serving.
+    const kept = await schemaMismatches(clickhouse, names, { only: new Set(['sessions', 'analytics', 'users', 'courses']) });
+    expect(kept.map((m) => m.table)).toEqual([names.user_sessions]);
+    // A Distributed table is created AS its local table: an old local one must not pass for "not created yet".
+    const local = tableNames(9);
+    await clickhouse.command(oldTimeline(`${local.session_events}_local`));
+    const clustered = await schemaMismatches(clickhouse, local, { cluster: 'notai' });
+    expect(clustered.map((m) => m.table)).toEqual([`${local.session_events}_local`]);
+    expect(await schemaMismatches(clickhouse, local)).toEqual([]);
   });
 });
