@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniformGenerations, withGeneration, type ProjectionName } from '../../projections/store/generations.js';
 import { projectionKeys, routingKeys } from '../../projections/store/redis-keys.js';
@@ -11,32 +10,14 @@ import { chunked, discrepancies, expectedView, faultTraffic, waitDrained } from 
 import { resolveClickHouseForTests, type TestClickHouse } from '../support/clickhouse-http-endpoint.js';
 import { eventually } from '../support/poll.js';
 import { get, provisionIntegration, startReadSide, type ReadSide } from '../support/read-side.js';
+import { runRebuild, tableExists } from '../support/rebuild-cli.js';
 import { startStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
 let side: ReadSide;
 let endpoint: TestClickHouse;
 
-/** Runs the rebuild CLI as a real process against the same stores; resolves with its output. */
-function runRebuild(args: string[]): Promise<{ code: number | null; output: string }> {
-  const env = {
-    KAFKA_BROKERS: stack.config.kafka.brokers!.join(','),
-    KAFKA_TOPIC_NAMESPACE: stack.config.kafka.topics.sessions.slice(0, -'notai.sessions.v1'.length),
-    KAFKA_GROUP_ID: stack.config.kafka.groupId,
-    REDIS_URL: stack.config.redis.url,
-    REDIS_KEY_PREFIX: stack.config.redis.keyPrefix,
-    CLICKHOUSE_DRIVER: 'http',
-    CLICKHOUSE_URL: endpoint.url,
-    LOG_LEVEL: 'warn',
-  };
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/rebuild.ts', '--progress', 'log', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
+const rebuild = (args: string[]) => runRebuild(stack, endpoint.url, args);
 
 /** Publishes in small chunks with pauses, so the traffic is still flowing while a rebuild runs. */
 async function trickle(events: readonly SessionEvent[], chunk: number, pauseMs: number): Promise<void> {
@@ -46,8 +27,7 @@ async function trickle(events: readonly SessionEvent[], chunk: number, pauseMs: 
   }
 }
 
-const tableExists = async (name: string) =>
-  (await stack.clickhouse.query<{ n: number }>('SELECT toUInt32(count()) AS n FROM system.tables WHERE database = currentDatabase() AND name = {name:String}', { name }))[0]!.n === 1;
+const exists = (name: string) => tableExists(stack, name);
 
 beforeAll(async () => {
   endpoint = await resolveClickHouseForTests();
@@ -71,7 +51,7 @@ describe('rebuild', () => {
     });
     const listBefore = await get(side.url, '/v1/sessions?limit=200', key.rawKey);
 
-    const result = await runRebuild([]);
+    const result = await rebuild([]);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain('switched sessions, session-events, analytics, users, courses, stats, api-keys to generation 2');
     expect((await readRouting(stack.redis, stack.config.redis.keyPrefix)).generations).toEqual(uniformGenerations(2));
@@ -100,7 +80,7 @@ describe('rebuild', () => {
     await stack.clickhouse.command(`TRUNCATE TABLE ${tableNames(before.generations).user_sessions}`);
 
     const selected: ProjectionName[] = ['stats', 'analytics', 'users'];
-    const [result] = await Promise.all([runRebuild(['--projection', selected.join(',')]), trickle(late, 100, 120)]);
+    const [result] = await Promise.all([rebuild(['--projection', selected.join(',')]), trickle(late, 100, 120)]);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toMatch(/switched analytics, users, stats to generation 3 after [\d.]+ s standing still/);
     const after = await readRouting(stack.redis, stack.config.redis.keyPrefix);
@@ -118,10 +98,10 @@ describe('rebuild', () => {
     expect(stats.body.data.sessions).toBe(totals.sessions);
 
     // What the rebuild needed only to compute (its own fold state) is gone; the old view stopped feeding.
-    expect(await tableExists('sessions_g3')).toBe(false);
-    expect(await tableExists('session_events_g3')).toBe(false);
-    expect(await tableExists(tableNames(before.generations).events_hourly_mv)).toBe(false);
-    expect(await tableExists(tableNames(after.generations).events_hourly_mv)).toBe(true);
+    expect(await exists('sessions_g3')).toBe(false);
+    expect(await exists('session_events_g3')).toBe(false);
+    expect(await exists(tableNames(before.generations).events_hourly_mv)).toBe(false);
+    expect(await exists(tableNames(after.generations).events_hourly_mv)).toBe(true);
     expect(await stack.redis.exists(routingKeys(stack.config.redis.keyPrefix).handoff)).toBe(0);
   });
 
@@ -130,13 +110,13 @@ describe('rebuild', () => {
     const before = await readRouting(stack.redis, stack.config.redis.keyPrefix);
     const traffic = faultTraffic(7, ['int_timeline'], 2_500, 0.1);
     await stack.publish(traffic.published.slice(0, 1_000));
-    const [result] = await Promise.all([runRebuild(['--projection', 'session-events']), trickle(traffic.published.slice(1_000), 100, 120)]);
+    const [result] = await Promise.all([rebuild(['--projection', 'session-events']), trickle(traffic.published.slice(1_000), 100, 120)]);
     expect(result.code, result.output).toBe(0);
     const after = await readRouting(stack.redis, stack.config.redis.keyPrefix);
     expect(after.generations).toEqual(withGeneration(before.generations, ['session-events'], 4));
     const view = await waitDrained(stack, stack.config.kafka.groupId, ['int_timeline'], 90_000, after.generations);
     expect(discrepancies(expectedView(traffic.events), view)).toEqual({ lost: 0, doubleCounted: 0 });
-    expect(await tableExists('sessions_g4')).toBe(false);
-    expect(await tableExists(tableNames(after.generations).events_hourly_mv)).toBe(true);
+    expect(await exists('sessions_g4')).toBe(false);
+    expect(await exists(tableNames(after.generations).events_hourly_mv)).toBe(true);
   });
 });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withGeneration } from '../../projections/store/generations.js';
@@ -9,6 +8,7 @@ import { readRouting } from '../../services/read-model.js';
 import { faultTraffic } from '../faults/fault-support.js';
 import { resolveClickHouseForTests, type TestClickHouse } from '../support/clickhouse-http-endpoint.js';
 import { provisionIntegration } from '../support/read-side.js';
+import { runRebuild, tableExists } from '../support/rebuild-cli.js';
 import { startStack, type TestStack } from '../support/stack.js';
 
 /**
@@ -21,25 +21,7 @@ let stack: TestStack;
 let endpoint: TestClickHouse;
 const old = tableNames(1);
 
-function runRebuild(args: string[]): Promise<{ code: number | null; output: string }> {
-  const env = {
-    KAFKA_BROKERS: stack.config.kafka.brokers!.join(','),
-    KAFKA_TOPIC_NAMESPACE: stack.config.kafka.topics.sessions.slice(0, -'notai.sessions.v1'.length),
-    KAFKA_GROUP_ID: stack.config.kafka.groupId,
-    REDIS_URL: stack.config.redis.url,
-    REDIS_KEY_PREFIX: stack.config.redis.keyPrefix,
-    CLICKHOUSE_DRIVER: 'http',
-    CLICKHOUSE_URL: endpoint.url,
-    LOG_LEVEL: 'warn',
-  };
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/rebuild.ts', '--progress', 'log', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
+const rebuild = (args: string[]) => runRebuild(stack, endpoint.url, args);
 
 /** What a stopped worker of the old version leaves behind: the live group's offsets at the end of every topic. */
 async function commitLiveGroupAtEnd(): Promise<void> {
@@ -49,8 +31,7 @@ async function commitLiveGroupAtEnd(): Promise<void> {
   }
 }
 
-const tableExists = async (name: string) =>
-  (await stack.clickhouse.query<{ n: number }>('SELECT toUInt32(count()) AS n FROM system.tables WHERE database = currentDatabase() AND name = {name:String}', { name }))[0]!.n === 1;
+const exists = (name: string) => tableExists(stack, name);
 
 beforeAll(async () => {
   endpoint = await resolveClickHouseForTests();
@@ -83,14 +64,14 @@ describe('upgrading a deployment of the old timeline shape', () => {
     // Every process of this version runs migrate at start-up over the serving generations.
     await expect(migrate(stack.clickhouse, before.generations, pino({ level: 'silent' }))).rejects.toBeInstanceOf(SchemaMismatchError);
 
-    const users = await runRebuild(['--projection', 'users']);
+    const users = await rebuild(['--projection', 'users']);
     expect(users.code, users.output).not.toBe(0);
     expect(users.output).toContain(`table ${old.session_events} was created by another version`);
     expect(users.output).toContain('select session-events too');
     expect(users.output).not.toMatch(/replay: \d+\/\d+ messages/);
     expect((await readRouting(stack.redis, stack.config.redis.keyPrefix)).generations).toEqual(before.generations);
 
-    const timeline = await runRebuild(['--projection', 'session-events']);
+    const timeline = await rebuild(['--projection', 'session-events']);
     expect(timeline.code, timeline.output).toBe(0);
     const after = await readRouting(stack.redis, stack.config.redis.keyPrefix);
     expect(after.generations).toEqual(withGeneration(before.generations, ['session-events'], 2));
@@ -102,6 +83,6 @@ describe('upgrading a deployment of the old timeline shape', () => {
     );
     const entries = traffic.events.reduce((n, e) => n + (e.type === 'session.activity' ? e.data.activities.length : 1), 0);
     expect(counts).toEqual({ events: traffic.events.length, entries });
-    expect(await tableExists(names.events_hourly_mv)).toBe(true);
+    expect(await exists(names.events_hourly_mv)).toBe(true);
   });
 });
