@@ -24,47 +24,39 @@ export const SESSION_EVENT_COLUMNS = [
   'src_offset',
 ] as const;
 
-/** One timeline entry of an event: its time, kind, page ('' for none) and attributes JSON. */
-interface TimelineItem {
-  at: string;
-  kind: string;
-  pageUrl: string;
-  attributes: string;
-}
-
-function timelineItems(event: SessionEvent): TimelineItem[] {
-  switch (event.type) {
-    case 'session.activity':
-      return event.data.activities.map((a) => ({ at: a.at, kind: a.kind, pageUrl: a.pageUrl ?? '', attributes: a.attributes ? JSON.stringify(a.attributes) : '{}' }));
-    case 'session.started':
-    case 'session.page_viewed':
-      return [{ at: event.occurredAt, kind: lifecycleKind(event.type), pageUrl: event.data.pageUrl, attributes: JSON.stringify(timelineAttributes(event)) }];
-    default:
-      return [{ at: event.occurredAt, kind: lifecycleKind(event.type), pageUrl: '', attributes: JSON.stringify(timelineAttributes(event)) }];
+/**
+ * An event's timeline entries as the four parallel columns item_at, item_kind,
+ * item_page_url ('' for none) and item_attributes (JSON): one entry for a
+ * lifecycle event, one per activity item for session.activity (each with its
+ * own time and page). Filled directly, with no object per entry: this runs for
+ * every event the projector writes.
+ */
+function timelineColumns(event: SessionEvent): [string[], string[], string[], string[]] {
+  if (event.type === 'session.activity') {
+    const activities = event.data.activities;
+    const at: string[] = [];
+    const kind: string[] = [];
+    const pageUrl: string[] = [];
+    const attributes: string[] = [];
+    for (const a of activities) {
+      at.push(a.at);
+      kind.push(a.kind);
+      pageUrl.push(a.pageUrl ?? '');
+      attributes.push(a.attributes ? JSON.stringify(a.attributes) : '{}');
+    }
+    return [at, kind, pageUrl, attributes];
   }
+  const pageUrl = event.type === 'session.started' || event.type === 'session.page_viewed' ? event.data.pageUrl : '';
+  return [[event.occurredAt], [lifecycleKind(event.type)], [pageUrl], [JSON.stringify(timelineAttributes(event))]];
 }
 
 /**
  * The timeline row of one event, as positional values in SESSION_EVENT_COLUMNS
- * order (it feeds a JSONCompactEachRow insert): its entries as parallel arrays,
- * one for a lifecycle event, one per activity item for session.activity (each
- * with its own time and page).
+ * order (it feeds a JSONCompactEachRow insert), its entries as parallel arrays.
  */
 export function sessionEventValues(event: SessionEvent, source: SourcePosition): unknown[] {
-  const items = timelineItems(event);
-  return [
-    event.integrationId,
-    event.sessionId,
-    event.eventId,
-    event.occurredAt,
-    event.type,
-    items.map((i) => i.at),
-    items.map((i) => i.kind),
-    items.map((i) => i.pageUrl),
-    items.map((i) => i.attributes),
-    source.partition,
-    source.offset,
-  ];
+  const [at, kind, pageUrl, attributes] = timelineColumns(event);
+  return [event.integrationId, event.sessionId, event.eventId, event.occurredAt, event.type, at, kind, pageUrl, attributes, source.partition, source.offset];
 }
 
 /** The same row as an object keyed by column (fixtures and bulk builders, where clarity beats speed). */
