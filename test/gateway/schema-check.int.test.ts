@@ -6,17 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../projections/store/table-set.js';
 import { createEmbeddedGateway } from '../../services/clickhouse/embedded-driver.js';
 import { migrate, schemaMismatches, SchemaMismatchError } from '../../services/clickhouse/migrations.js';
+import { oldTimelineTable } from '../support/old-timeline.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'notai-schema-check-'));
 const clickhouse = createEmbeddedGateway({ path: dir });
 const logger = pino({ level: 'silent' });
-
-/** The timeline table as it was before 2026-12-02: one row per entry. */
-const oldTimeline = (name: string) => `CREATE TABLE ${name} (
-  integration_id LowCardinality(String), session_id String, occurred_at DateTime64(3, 'UTC'), event_id String, seq UInt16,
-  event_at DateTime64(3, 'UTC'), event_type LowCardinality(String), kind LowCardinality(String), page_url String,
-  attributes String, src_partition UInt32, src_offset UInt64
-) ENGINE = ReplacingMergeTree ORDER BY (integration_id, session_id, occurred_at, event_id, seq)`;
 
 afterAll(async () => {
   await clickhouse.close();
@@ -31,7 +25,7 @@ describe('migrate checks the columns of tables that already exist', () => {
 
   it('refuses a generation whose timeline table has the earlier one-row-per-entry shape, naming what differs', async () => {
     const old = tableNames(7).session_events;
-    await clickhouse.command(oldTimeline(old));
+    await clickhouse.command(oldTimelineTable(old));
     const error = await migrate(clickhouse, 7, logger).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SchemaMismatchError);
     const mismatch = error as SchemaMismatchError;
@@ -56,7 +50,7 @@ describe('migrate checks the columns of tables that already exist', () => {
 
   it('reports every mismatched table, leaves out the projections not asked about, and on a cluster checks the node-local tables', async () => {
     const names = tableNames(8);
-    await clickhouse.command(oldTimeline(names.session_events));
+    await clickhouse.command(oldTimelineTable(names.session_events));
     await clickhouse.command(`CREATE TABLE ${names.user_sessions} (integration_id String, user_id String) ENGINE = MergeTree ORDER BY integration_id`);
     const all = await schemaMismatches(clickhouse, names);
     expect(all.map((m) => [m.table, m.projection])).toEqual([
@@ -68,7 +62,7 @@ describe('migrate checks the columns of tables that already exist', () => {
     expect(kept.map((m) => m.table)).toEqual([names.user_sessions]);
     // A Distributed table is created AS its local table: an old local one must not pass for "not created yet".
     const local = tableNames(9);
-    await clickhouse.command(oldTimeline(`${local.session_events}_local`));
+    await clickhouse.command(oldTimelineTable(`${local.session_events}_local`));
     const clustered = await schemaMismatches(clickhouse, local, { cluster: 'notai' });
     expect(clustered.map((m) => m.table)).toEqual([`${local.session_events}_local`]);
     expect(await schemaMismatches(clickhouse, local)).toEqual([]);

@@ -7,6 +7,7 @@ import { migrate, SchemaMismatchError } from '../../services/clickhouse/migratio
 import { readRouting } from '../../services/read-model.js';
 import { faultTraffic } from '../faults/fault-support.js';
 import { resolveClickHouseForTests, type TestClickHouse } from '../support/clickhouse-http-endpoint.js';
+import { oldHourlyView, oldTimelineTable } from '../support/old-timeline.js';
 import { provisionIntegration } from '../support/read-side.js';
 import { runRebuild, tableExists } from '../support/rebuild-cli.js';
 import { startStack, type TestStack } from '../support/stack.js';
@@ -40,14 +41,8 @@ beforeAll(async () => {
   // Generation 1 as the earlier version created it: the timeline one row per entry, and its hourly view.
   await stack.clickhouse.command(`DROP TABLE ${old.events_hourly_mv}`);
   await stack.clickhouse.command(`DROP TABLE ${old.session_events}`);
-  await stack.clickhouse.command(`CREATE TABLE ${old.session_events} (
-    integration_id LowCardinality(String), session_id String, occurred_at DateTime64(3, 'UTC'), event_id String, seq UInt16,
-    event_at DateTime64(3, 'UTC'), event_type LowCardinality(String), kind LowCardinality(String), page_url String,
-    attributes String, src_partition UInt32, src_offset UInt64
-  ) ENGINE = ReplacingMergeTree ORDER BY (integration_id, session_id, occurred_at, event_id, seq)`);
-  await stack.clickhouse.command(`CREATE MATERIALIZED VIEW ${old.events_hourly_mv} TO ${old.events_hourly} AS
-    SELECT integration_id, toStartOfHour(event_at) AS hour, event_type, kind, countIf(seq = 0) AS events, count() AS items
-    FROM ${old.session_events} GROUP BY integration_id, hour, event_type, kind`);
+  await stack.clickhouse.command(oldTimelineTable(old.session_events));
+  await stack.clickhouse.command(oldHourlyView(old));
 });
 afterAll(async () => {
   await stack?.stop();
