@@ -49,6 +49,11 @@ export interface LoadResult {
   errors: number;
   /** How far behind its schedule the open-loop generator fell at worst, in ms (absent flat out). */
   maxScheduleLagMs?: number;
+  /**
+   * CPU this generator used over the run (user + system), in seconds: it shares the machine with the server
+   * it measures, and the harness cannot read it from /proc once the process has exited.
+   */
+  cpuSeconds: number;
 }
 
 const specPath = process.env.BENCH_LOAD;
@@ -60,7 +65,7 @@ let next = 0;
 const nextPath = (): string => `/v1/sessions/${spec.ids[next++ % spec.ids.length]}`;
 
 
-async function flatOut(): Promise<LoadResult> {
+async function flatOut(): Promise<Omit<LoadResult, 'cpuSeconds'>> {
   const result: Result = await autocannon({
     url: spec.url,
     connections: spec.connections,
@@ -79,7 +84,7 @@ async function flatOut(): Promise<LoadResult> {
   };
 }
 
-async function paced(rate: number): Promise<LoadResult> {
+async function paced(rate: number): Promise<Omit<LoadResult, 'cpuSeconds'>> {
   const url = new URL(spec.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
   const latencies: number[] = [];
@@ -115,8 +120,11 @@ async function paced(rate: number): Promise<LoadResult> {
       inFlight.push(request(dueAt));
       sent++;
     }
+    // Sleep until the next request is due. Node's timers fire no sooner than 1 ms, so a request may go out up
+    // to a tick late, which counts against the result (latency runs from the due time). Yielding with
+    // setImmediate instead spun this process at a full core, on a machine of two that the API and Redis share.
     const wait = start + sent * intervalMs - performance.now();
-    await new Promise((resolve) => (wait >= 1 ? setTimeout(resolve, Math.floor(wait)) : setImmediate(resolve)));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.floor(wait))));
   }
   await Promise.all(inFlight);
   const duration = (performance.now() - start) / 1000;
@@ -125,4 +133,7 @@ async function paced(rate: number): Promise<LoadResult> {
   return { total: n, duration, p50, p99, max, non2xx, errors, maxScheduleLagMs: Math.round(maxLag * 100) / 100 };
 }
 
-writeFileSync(resultPath, JSON.stringify(spec.rate === undefined ? await flatOut() : await paced(spec.rate)));
+const cpuBefore = process.cpuUsage();
+const result = spec.rate === undefined ? await flatOut() : await paced(spec.rate);
+const cpu = process.cpuUsage(cpuBefore);
+writeFileSync(resultPath, JSON.stringify({ ...result, cpuSeconds: (cpu.user + cpu.system) / 1e6 } satisfies LoadResult));

@@ -80,7 +80,7 @@ async function cannon(
   const metricsBefore = scrapeMetrics ? await readMetrics(`${base}/metrics`) : null;
   const progress = task(label, seconds, 's');
   const load = spawnChild(env, `load-${slug}`, join(REPO_ROOT, 'bench/load.child.ts'), { BENCH_LOAD: specPath, BENCH_LOAD_RESULT: resultPath });
-  const cpu = await measureCpu({ ...pids, load: load.pid });
+  const cpu = await measureCpu(pids);
   const started = performance.now();
   const ticker = setInterval(() => progress.update(Math.min(seconds, Math.round((performance.now() - started) / 1000))), 1000);
   const exit = await load.proc.exited.finally(() => clearInterval(ticker));
@@ -96,11 +96,11 @@ async function cannon(
     errors: result.errors,
     max: result.max,
     ...(result.maxScheduleLagMs === undefined ? {} : { maxScheduleLagMs: result.maxScheduleLagMs }),
-    cpu: share,
+    cpu: { ...share, load: { cpuSeconds: round(result.cpuSeconds, 1), coresBusy: round(result.cpuSeconds / result.duration, 2) } },
     ...(server ? { server } : {}),
   };
   const serverNote = server ? `; server event-loop delay p99 ${server.eventLoopDelayP99Ms} ms, max ${server.eventLoopDelayMaxMs} ms, GC ${JSON.stringify(server.gc)}` : '';
-  progress.done(`${out.reqPerSec} req/s, p50 ${out.p50} ms, p99 ${out.p99} ms${out.non2xx ? `, ${out.non2xx} non-2xx` : ''}; cores busy: ${describeCpu(share)}${serverNote}`);
+  progress.done(`${out.reqPerSec} req/s, p50 ${out.p50} ms, p99 ${out.p99} ms${out.non2xx ? `, ${out.non2xx} non-2xx` : ''}; cores busy: ${describeCpu(out.cpu)}${serverNote}`);
   if (out.non2xx > 0 || out.errors > 0) log(`WARNING: ${label}: ${out.non2xx} non-2xx answers, ${out.errors} errors`);
   return out;
 }
