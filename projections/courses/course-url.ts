@@ -243,8 +243,29 @@ function detect(page: Page): Match {
   return null;
 }
 
+/**
+ * Recent answers of extractCourse, by URL. It is a pure function of the URL,
+ * and a session's events name the same few pages again and again: parsing
+ * each one with URL and the platform matchers was about a third of folding a
+ * simulated event. Emptied when full, so it holds at most this many.
+ */
+const RECENT_PAGES_MAX = 4_096;
+const recentPages = new Map<string, CourseRef | null>();
+
 export function extractCourse(pageUrl: string): CourseRef | null {
-  if (typeof pageUrl !== 'string' || pageUrl.length === 0 || pageUrl.length > MAX_URL_LENGTH) return null;
+  if (typeof pageUrl !== 'string') return null;
+  const known = recentPages.get(pageUrl);
+  if (known !== undefined) return known;
+  // Frozen: every caller of this URL shares the one answer.
+  const course = extractCourseOnce(pageUrl);
+  if (course !== null) Object.freeze(course);
+  if (recentPages.size >= RECENT_PAGES_MAX) recentPages.clear();
+  recentPages.set(pageUrl, course);
+  return course;
+}
+
+function extractCourseOnce(pageUrl: string): CourseRef | null {
+  if (pageUrl.length === 0 || pageUrl.length > MAX_URL_LENGTH) return null;
   const page = parsePage(pageUrl.trim());
   if (page === null) return null;
   const found = detect(page);

@@ -134,6 +134,16 @@ describe('extractCourse', () => {
     expect([...seen].sort()).toEqual([...LMS_PLATFORMS].sort());
   });
 
+  it('answers a URL seen before as it did the first time, also after more pages than it remembers', () => {
+    const [url, platform, courseId, host] = recognised[0]!;
+    const expected = { platform, courseId, host, key: courseKey(platform, host, courseId) };
+    expect(extractCourse(url)).toEqual(expected);
+    expect(extractCourse(url)).toEqual(expected);
+    for (let i = 0; i < 5_000; i++) extractCourse(`https://lms.example.edu/courses/${i}`);
+    expect(extractCourse(url)).toEqual(expected);
+    expect(extractCourse(`https://lms.example.edu/courses/17`)).toEqual(extractCourse(`https://lms.example.edu/courses/17`));
+  });
+
   it('never throws, whatever it is given', () => {
     const junk: unknown[] = [null, undefined, 42, {}, [], 'https://%', 'http://a b.com/courses/1', '\u0000\uD800', 'https://x.com/\uD800'];
     for (const value of junk) expect(() => extractCourse(value as string)).not.toThrow();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evolveSession, mergeStates, sessionStatus, type SessionState } from '../../projections/sessions/session-state.js';
+import { evolveSession, mergeStates, sameState, sessionStatus, type SessionState } from '../../projections/sessions/session-state.js';
 import { sessionRows } from '../../projections/sessions/sessions.projection.js';
 import { userSessionRows } from '../../projections/users/users.projection.js';
 import { sessionCounterDeltas } from '../../projections/stats/stats.projection.js';
@@ -67,6 +67,23 @@ describe('session state', () => {
     const all = fold([started, scored, identified, ended, pageViewed]);
     expect(JSON.stringify(mergeStates(left, right))).toBe(JSON.stringify(all));
     expect(JSON.stringify(mergeStates(right, left))).toBe(JSON.stringify(all));
+  });
+
+  it('a state equals itself read back from its JSON, whatever the order of its keys', () => {
+    const state = fold([started, pageViewed, activity, scored, identified, ended])!;
+    const reordered = Object.fromEntries(Object.entries(JSON.parse(JSON.stringify(state)) as Record<string, unknown>).reverse()) as unknown as SessionState;
+    expect(sameState(state, reordered)).toBe(true);
+    expect(sameState(state, { ...state, ended: null })).toBe(false);
+    expect(sameState(state, { ...state, score: { ...state.score!, detectionFlags: [...state.score!.detectionFlags].reverse() } })).toBe(false);
+    expect(sameState(state, { ...state, courses: [...state.courses, 'canvas:x:1'] })).toBe(false);
+    expect(sameState(state, { ...state, extra: undefined } as SessionState)).toBe(true);
+    expect(sameState(state, null)).toBe(false);
+    expect(sameState(null, null)).toBe(true);
+  });
+
+  it('keeps courses sorted and unique even when a stored state held them otherwise', () => {
+    const stored = { ...fold([started])!, courses: ['moodle:b:2', 'canvas:a:1', 'moodle:b:2'] };
+    expect(evolveSession(stored, scored).courses).toEqual(['canvas:a:1', 'moodle:b:2']);
   });
 
   it('extracts the LMS courses the session visited', () => {
