@@ -72,7 +72,14 @@ export function decodeEvent(raw: Buffer | string | null | undefined, options: De
   }
 
   const schema = record.type.startsWith('session.') ? SessionEventSchema : IntegrationEventSchema;
-  const parsed = schema.safeParse(record);
+  let parsed: ReturnType<typeof schema.safeParse>;
+  try {
+    parsed = schema.safeParse(record);
+  } catch (error) {
+    // zod itself can throw on a hostile shape: its record parser reads `constructor.prototype` of the value, so
+    // activity attributes holding `"constructor": null` threw a TypeError, failed the batch and stalled the partition.
+    return fail('invalid_field', `the event could not be validated: ${error instanceof Error ? error.message : String(error)}`);
+  }
   if (!parsed.success) return fail('invalid_field', describeIssues(parsed.error));
   const event = parsed.data;
 

@@ -62,15 +62,18 @@ export type ActivityAttributes = z.infer<typeof AttributesRecord>;
 /**
  * True only for values AttributesRecord accepts unchanged: a plain object of
  * at most 16 own keys of at most 64 characters, each a finite number, a
- * string of at most 256 characters or a boolean. `__proto__` is left to zod,
- * which drops that key where this would keep it.
+ * string of at most 256 characters or a boolean. Two keys are left to zod:
+ * `__proto__`, which its record drops, and `constructor`, which its
+ * plain-object test reads (a record holding one is refused). It looks at
+ * enumerable string keys only, which is all JSON.parse makes: the input of
+ * decodeEvent, the one caller.
  */
 function isPlainAttributes(value: unknown): value is ActivityAttributes {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) return false;
   const keys = Object.keys(value);
   if (keys.length > MAX_ATTRIBUTES) return false;
   for (const key of keys) {
-    if (key.length > 64 || key === '__proto__') return false;
+    if (key.length > 64 || key === '__proto__' || key === 'constructor') return false;
     const v = (value as Record<string, unknown>)[key];
     if (typeof v === 'number' ? !Number.isFinite(v) : typeof v === 'string' ? v.length > 256 : typeof v !== 'boolean') return false;
   }

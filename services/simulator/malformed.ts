@@ -18,6 +18,7 @@ export const MALFORMED_KINDS = [
   'unknown_schema_version',
   'wrong_types',
   'missing_ids',
+  'hostile_attributes',
   'oversized',
   'far_future',
   'ancient',
@@ -49,6 +50,7 @@ const REASONS: Readonly<Record<MalformedKind, DecodeReason>> = {
   unknown_schema_version: 'unknown_schema_version',
   wrong_types: 'invalid_field',
   missing_ids: 'invalid_field',
+  hostile_attributes: 'invalid_field',
   oversized: 'oversized_message',
   far_future: 'timestamp_out_of_range',
   ancient: 'timestamp_out_of_range',
@@ -88,6 +90,8 @@ function valueFor(kind: MalformedKind, event: SessionScored, rng: Rng, ctx: Malf
     case 'unknown_schema_version': return variant(event, { schemaVersion: rng.pick([2, 0, '1', null]) });
     case 'wrong_types': return variant(event, { data: { ...event.data, botScore: rng.pick(['0.91', 1.7, -0.2, null]) } });
     case 'missing_ids': return variant(event, rng.chance(0.5) ? { eventId: undefined } : { sessionId: undefined, eventId: '' });
+    // zod's record parser threw on this shape (it reads `constructor.prototype`), which once stalled the partition.
+    case 'hostile_attributes': return variant(event, { type: 'session.activity', data: { activities: [{ kind: 'click', at: event.occurredAt, attributes: { constructor: null } }] } });
     case 'oversized': return variant(event, { padding: 'x'.repeat(MAX_MESSAGE_BYTES + rng.int(1, 4096)) });
     case 'far_future': return variant(event, { occurredAt: new Date(ctx.now + rng.int(2, 400) * DAY_MS).toISOString() });
     case 'ancient': return variant(event, { occurredAt: new Date(Date.UTC(rng.int(1999, 2014), rng.int(0, 11), rng.int(1, 28))).toISOString() });
