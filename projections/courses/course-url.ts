@@ -250,9 +250,9 @@ function detect(page: Page): Match {
  * simulated event. Emptied when full, so it holds at most this many.
  */
 const RECENT_PAGES_MAX = 4_096;
-const recentPages = new Map<string, CourseRef | null>();
+const recentPages = new Map<string, Readonly<CourseRef> | null>();
 
-export function extractCourse(pageUrl: string): CourseRef | null {
+export function extractCourse(pageUrl: string): Readonly<CourseRef> | null {
   if (typeof pageUrl !== 'string') return null;
   const known = recentPages.get(pageUrl);
   if (known !== undefined) return known;
