@@ -45,24 +45,27 @@ export const ACTIVITY_KINDS = [
 export const ActivityKindSchema = z.enum(ACTIVITY_KINDS);
 export type ActivityKind = z.infer<typeof ActivityKindSchema>;
 
+export const MAX_ATTRIBUTES = 16;
+const MAX_ATTRIBUTE_NAME = 64;
+const MAX_ATTRIBUTE_TEXT = 256;
 /**
  * Numbers first: most attributes are counts and measures, and zod builds an
  * issue (with its message) for every option a value fails before the one it
  * matches. The options accept disjoint types, so the order changes neither
  * what passes nor the errors.
  */
-const AttributeValue = z.union([z.number().finite(), z.string().max(256), z.boolean()]);
-export const MAX_ATTRIBUTES = 16;
+const AttributeValue = z.union([z.number().finite(), z.string().max(MAX_ATTRIBUTE_TEXT), z.boolean()]);
 /** What activity attributes are: the one definition. ActivitySchema checks it through a faster path (see AttributesSchema). */
 export const AttributesRecord = z
-  .record(z.string().max(64), AttributeValue)
+  .record(z.string().max(MAX_ATTRIBUTE_NAME), AttributeValue)
   .refine((a) => Object.keys(a).length <= MAX_ATTRIBUTES, `at most ${MAX_ATTRIBUTES} attributes`);
 export type ActivityAttributes = z.infer<typeof AttributesRecord>;
 
 /**
  * True only for values AttributesRecord accepts unchanged: a plain object of
- * at most 16 own keys of at most 64 characters, each a finite number, a
- * string of at most 256 characters or a boolean. Two keys are left to zod:
+ * at most MAX_ATTRIBUTES own keys, none longer than MAX_ATTRIBUTE_NAME, each
+ * holding a finite number, a boolean or a string no longer than
+ * MAX_ATTRIBUTE_TEXT. Two keys are left to zod:
  * `__proto__`, which its record drops, and `constructor`, which its
  * plain-object test reads (a record holding one is refused). It looks at
  * enumerable string keys only, which is all JSON.parse makes: the input of
@@ -73,9 +76,9 @@ function isPlainAttributes(value: unknown): value is ActivityAttributes {
   const keys = Object.keys(value);
   if (keys.length > MAX_ATTRIBUTES) return false;
   for (const key of keys) {
-    if (key.length > 64 || key === '__proto__' || key === 'constructor') return false;
+    if (key.length > MAX_ATTRIBUTE_NAME || key === '__proto__' || key === 'constructor') return false;
     const v = (value as Record<string, unknown>)[key];
-    if (typeof v === 'number' ? !Number.isFinite(v) : typeof v === 'string' ? v.length > 256 : typeof v !== 'boolean') return false;
+    if (typeof v === 'number' ? !Number.isFinite(v) : typeof v === 'string' ? v.length > MAX_ATTRIBUTE_TEXT : typeof v !== 'boolean') return false;
   }
   return true;
 }
