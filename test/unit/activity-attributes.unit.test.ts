@@ -33,7 +33,6 @@ const EDGES: [string, unknown][] = [
   ['null prototype', Object.assign(Object.create(null) as object, { a: 1 })],
 ];
 
-describe('activity attributes', () => {
 /** safeParse, with a throw (zod's record parser throws on `"constructor": null`) counted as a refusal of its own kind. */
 const outcome = (schema: typeof fast | typeof reference, value: unknown) => {
   try {
@@ -43,6 +42,10 @@ const outcome = (schema: typeof fast | typeof reference, value: unknown) => {
   }
 };
 
+const activity = sessionEventExamples.find((e) => e.type === 'session.activity')!;
+const decodeAt = (raw: string) => decodeEvent(raw, { now: () => Date.parse(activity.occurredAt) });
+
+describe('activity attributes', () => {
   it.each(EDGES)('%s: accepted and returned exactly as the record schema does', (_label, value) => {
     const a = outcome(fast, value);
     const b = outcome(reference, value);
@@ -69,16 +72,13 @@ const outcome = (schema: typeof fast | typeof reference, value: unknown) => {
   });
 
   it('attributes holding "constructor": null dead-letter their event instead of throwing (zod throws on them)', () => {
-    const activity = sessionEventExamples.find((e) => e.type === 'session.activity')!;
     const raw = `{"eventId":"evt_ctor","type":"session.activity","schemaVersion":1,"integrationId":"${activity.integrationId}","sessionId":"${activity.sessionId}","occurredAt":"${activity.occurredAt}","data":{"activities":[{"kind":"click","at":"${activity.occurredAt}","attributes":{"constructor":null}}]}}`;
-    const decoded = decodeEvent(raw, { now: () => Date.parse(activity.occurredAt) });
-    expect(decoded).toMatchObject({ ok: false, reason: 'invalid_field' });
+    expect(decodeAt(raw)).toMatchObject({ ok: false, reason: 'invalid_field' });
   });
 
   it('a bad attribute dead-letters its event, naming where it is', () => {
-    const activity = sessionEventExamples.find((e) => e.type === 'session.activity')!;
     const raw = JSON.stringify({ ...activity, data: { activities: [{ kind: 'click', at: activity.occurredAt, attributes: { target: { nested: true } } }] } });
-    const decoded = decodeEvent(raw, { now: () => Date.parse(activity.occurredAt) });
+    const decoded = decodeAt(raw);
     expect(decoded.ok).toBe(false);
     if (!decoded.ok) {
       expect(decoded.reason).toBe('invalid_field');
