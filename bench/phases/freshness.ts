@@ -11,7 +11,7 @@ import { log, task } from '../progress.js';
 import { startRawConsumer } from '../raw-kafka.js';
 import { round } from '../results.js';
 import { httpGet, sleep, summarize, type Summary } from '../stats.js';
-import { batchesBetween, projectorStats } from './ingest.js';
+import { batchesBetween, describeStages, projectorStats } from './ingest.js';
 
 /** 20 batches a second: smooth enough that the rate is sustained, not bursty. */
 const TICK_MS = 50;
@@ -208,7 +208,9 @@ const unseen = (missing: number): string =>
   missing === 0 ? 'every probe seen' : `${missing} probes not visible within ${PROBE_TIMEOUT_MS / 1000} s, counted at ${PROBE_TIMEOUT_MS / 1000} s (a lower bound)`;
 
 function figures(ctx: BenchContext, p: Pass, label: string, target: boolean): void {
-  const batches = p.projectorBatches ? `; projector batches ${p.projectorBatches.meanBatchMessages} msgs in ${p.projectorBatches.meanBatchMs} ms` : '';
+  const batches = p.projectorBatches
+    ? `; projector batches ${p.projectorBatches.meanBatchMessages} msgs in ${p.projectorBatches.meanBatchMs} ms (${describeStages(p.projectorBatches.meanStageMs)})`
+    : '';
   const note = `${p.updates.probes} probes, ${p.achieved} events/s achieved${batches}; cores busy: ${describeCpu(p.cpu)}`;
   const limit = target ? { target: { on: 'value' as const, op: '<=' as const, limit: 1_000 } } : {};
   addFigure(ctx, { bench: 'freshness', metric: `${label} p50`, unit: 'ms', value: p.updates.api.p50, baseline: { label: 'raw consumer', value: p.updates.raw.p50 }, note });

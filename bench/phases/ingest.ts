@@ -1,3 +1,4 @@
+import { BATCH_STAGES, type BatchStage } from '../../projections/runtime/messages.js';
 import { join } from 'node:path';
 import { freePort } from '../../provision/free-port.js';
 import { assertAlive, launchFlags, REPO_ROOT, spawnChild, waitHttpReady, type Child } from '../children.js';
@@ -65,6 +66,8 @@ export interface ProjectorStats {
   batches: number;
   messages: number;
   batchSeconds: number;
+  /** Seconds spent in each step of the batches so far (projector_batch_stage_seconds). */
+  stageSeconds: Record<BatchStage, number>;
   /** V8 heap and off-heap (Buffers) sizes, MB: where the resident memory goes. */
   heapTotalMb: number;
   heapUsedMb: number;
@@ -80,21 +83,38 @@ export async function projectorStats(metricsUrl: string): Promise<ProjectorStats
     batches: sum('projector_batch_messages_count'),
     messages: sum('projector_batch_messages_sum'),
     batchSeconds: sum('projector_batch_duration_seconds_sum'),
+    stageSeconds: Object.fromEntries(BATCH_STAGES.map((stage) => [stage, metrics.sum('projector_batch_stage_seconds_sum', `stage="${stage}"`) ?? 0])) as Record<BatchStage, number>,
     heapTotalMb: mb('nodejs_heap_size_total_bytes'),
     heapUsedMb: mb('nodejs_heap_size_used_bytes'),
     externalMb: mb('nodejs_external_memory_bytes'),
   };
 }
 
-/** Mean batch size and flush time between two readings. */
-export function batchesBetween(before: ProjectorStats | null, after: ProjectorStats): { batches: number; meanBatchMessages: number; meanBatchMs: number } {
+export interface BatchesBetween {
+  batches: number;
+  meanBatchMessages: number;
+  meanBatchMs: number;
+  /** Mean milliseconds per batch in each step. */
+  meanStageMs: Record<BatchStage, number>;
+}
+
+/** Mean batch size, flush time and per-step time between two readings. */
+export function batchesBetween(before: ProjectorStats | null, after: ProjectorStats): BatchesBetween {
   const batches = after.batches - (before?.batches ?? 0);
+  const perBatchMs = (seconds: number): number => round((seconds / Math.max(1, batches)) * 1000, 1);
   return {
     batches,
     meanBatchMessages: round((after.messages - (before?.messages ?? 0)) / Math.max(1, batches), 0),
-    meanBatchMs: round(((after.batchSeconds - (before?.batchSeconds ?? 0)) / Math.max(1, batches)) * 1000, 1),
+    meanBatchMs: perBatchMs(after.batchSeconds - (before?.batchSeconds ?? 0)),
+    meanStageMs: Object.fromEntries(BATCH_STAGES.map((stage) => [stage, perBatchMs(after.stageSeconds[stage] - (before?.stageSeconds[stage] ?? 0))])) as Record<BatchStage, number>,
   };
 }
+
+/** `decode 12.1, read 40.3, …` ms per batch, the steps that took any time. */
+export const describeStages = (stages: Record<BatchStage, number>): string =>
+  BATCH_STAGES.filter((stage) => stages[stage] > 0)
+    .map((stage) => `${stage} ${stages[stage]}`)
+    .join(', ');
 
 /** Preloads the topic, measures the raw consumer, then the real projector (services/projector.ts) over the same events. */
 export async function runIngest(ctx: BenchContext): Promise<void> {
@@ -131,6 +151,6 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     value: round(result.eventsPerSecond, 0),
     baseline: { label: 'raw kafkajs consumer', value: round(rawResult.eventsPerSecond, 0) },
     target: { on: 'ratio', op: '>=', limit: 0.6 },
-    note: `cores busy: ${describeCpu(result.cpu)}; mean batch ${batches.meanBatchMessages} msgs in ${batches.meanBatchMs} ms; ClickHouse statements in flight ${result.clickhouseBusy} of the time`,
+    note: `cores busy: ${describeCpu(result.cpu)}; mean batch ${batches.meanBatchMessages} msgs in ${batches.meanBatchMs} ms (${describeStages(batches.meanStageMs)}); ClickHouse statements in flight ${result.clickhouseBusy} of the time`,
   });
 }

@@ -13,7 +13,7 @@ import { FOLD_STATE, anyFromSessions, type ProjectionName } from '../store/gener
 import type { RedisKeys } from '../store/redis-keys.js';
 import type { TableNames } from '../store/table-set.js';
 import { userSessionRows } from '../users/users.projection.js';
-import { SinkError, type BatchResult, type DeadLetter, type SourceMessage } from './messages.js';
+import { SinkError, type BatchResult, type BatchStage, type DeadLetter, type SourceMessage } from './messages.js';
 import { loadClickHouseStates, loadRedisDocs, loadTimelineFacts, refKey, type SessionRef } from './session-loader.js';
 
 export interface BatchProjectorDeps {
@@ -82,7 +82,14 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
   if (folds && !FOLD_STATE.every((p) => writes.has(p))) throw new Error(`a writer of ${[...writes].join(', ')} must also write the fold state (${FOLD_STATE.join(', ')})`);
 
   return async function projectBatch(messages: readonly SourceMessage[]): Promise<BatchResult> {
-    const result: BatchResult = { messages: messages.length, projected: {}, newEvents: 0, deadLettered: {}, latestEventAt: null };
+    const result: BatchResult = { messages: messages.length, projected: {}, newEvents: 0, deadLettered: {}, latestEventAt: null, stageMs: {} };
+    let mark = performance.now();
+    /** Closes the stage running since the last mark. */
+    const lap = (stage: BatchStage): void => {
+      const now = performance.now();
+      result.stageMs[stage] = (result.stageMs[stage] ?? 0) + (now - mark);
+      mark = now;
+    };
     const deadLetters: DeadLetter[] = [];
     const sessionItems: SessionItem[] = [];
     const integrationEvents: IntegrationEvent[] = [];
@@ -108,15 +115,22 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       }
     }
 
+    lap('decode');
     // Dead letters first: once they are durable the bad messages are accounted for.
-    if (deadLetters.length > 0) await deps.publishDeadLetters(deadLetters);
+    if (deadLetters.length > 0) {
+      await deps.publishDeadLetters(deadLetters);
+      lap('dead_letters');
+    }
 
-    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems);
-    if (integrationEvents.length > 0 && writes.has('api-keys')) await guard('redis', () => applyIntegrationEvents(deps.redis, keys, integrationEvents));
+    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems, lap);
+    if (integrationEvents.length > 0 && writes.has('api-keys')) {
+      await guard('redis', () => applyIntegrationEvents(deps.redis, keys, integrationEvents));
+      lap('redis');
+    }
     return result;
   };
 
-  async function projectSessions(items: readonly SessionItem[]): Promise<number> {
+  async function projectSessions(items: readonly SessionItem[], lap: (stage: BatchStage) => void): Promise<number> {
     const refsByKey = new Map<string, SessionRef>();
     for (const { event } of items) refsByKey.set(refKey(event), { integrationId: event.integrationId, sessionId: event.sessionId });
     const refs = [...refsByKey.values()];
@@ -138,6 +152,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       const more = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, recovered, [], eventIdsOf(recovered)));
       for (const [id, position] of more.seen) seen.set(id, position);
     }
+    lap('read');
 
     // Fold every event onto the best known state: idempotent, so including already-projected events is harmless.
     const next = new Map<string, SessionState>();
@@ -176,6 +191,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       if (writes.has('users')) userRows.push(...userSessionRows(prior, state, version));
       if (writes.has('courses')) courseRows.push(...courseSessionRows(state, version));
     }
+    lap('fold');
     await guard('clickhouse', async () => {
       // This order is what lets new sessions skip the seen lookup: see `known` above.
       await deps.clickhouse.insert(tables.sessions, sessionTableRows);
@@ -191,9 +207,11 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       for (const insert of inserts) if (insert.status === 'rejected') throw insert.reason;
     });
 
+    lap('clickhouse');
     deps.checkpoint?.('after-clickhouse');
     // Then Redis, one atomic script per integration.
     await guard('redis', () => applyRedis(items, next, redisDocs, changed, seen, String(version)));
+    lap('redis');
     deps.checkpoint?.('after-redis');
     return fresh.size;
   }

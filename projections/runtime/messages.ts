@@ -35,4 +35,13 @@ export interface BatchResult {
   deadLettered: Record<string, number>;
   /** Latest occurredAt among the batch's events, for the freshness gauge. */
   latestEventAt: number | null;
+  /** Wall-clock milliseconds of each step of the batch, so an operator sees what bounds a slow flush. */
+  stageMs: Partial<Record<BatchStage, number>>;
 }
+
+/**
+ * The steps of a batch, in order: decode and validate; dead letters; read the prior
+ * states and the seen lookup; fold; the ClickHouse inserts; the Redis scripts.
+ */
+export const BATCH_STAGES = ['decode', 'dead_letters', 'read', 'fold', 'clickhouse', 'redis'] as const;
+export type BatchStage = (typeof BATCH_STAGES)[number];

@@ -19,6 +19,13 @@ function build(registry: Registry) {
   return {
     consumerLag: new Gauge({ name: 'projector_consumer_lag', help: 'Messages between the last projected offset and the high watermark', labelNames: ['topic', 'partition'], registers }),
     batchSize: new Histogram({ name: 'projector_batch_messages', help: 'Messages per flushed batch', buckets: [1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000], registers }),
+    batchStageDuration: new Histogram({
+      name: 'projector_batch_stage_seconds',
+      help: 'Time one step of a batch took (decode, dead_letters, read, fold, clickhouse, redis)',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
     batchDuration: new Histogram({ name: 'projector_batch_duration_seconds', help: 'Time to project one batch into both sinks', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
     eventsProjected: new Counter({ name: 'projector_events_projected_total', help: 'Events projected, by type', labelNames: ['type'], registers }),
     deadLettered: new Counter({ name: 'projector_events_dead_lettered_total', help: 'Messages sent to the dead-letter topic, by reason', labelNames: ['reason'], registers }),

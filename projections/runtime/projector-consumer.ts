@@ -60,6 +60,7 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
         const result = await deps.projectBatch(messages);
         metrics.batchSize.observe(messages.length);
         metrics.batchDuration.observe((performance.now() - started) / 1000);
+        for (const [stage, ms] of Object.entries(result.stageMs)) metrics.batchStageDuration.observe({ stage }, ms / 1000);
         for (const [type, n] of Object.entries(result.projected)) metrics.eventsProjected.inc({ type }, n);
         for (const [reason, n] of Object.entries(result.deadLettered)) metrics.deadLettered.inc({ reason }, n);
         if (result.latestEventAt !== null) metrics.lastEventTimestamp.set(result.latestEventAt / 1000);

@@ -67,6 +67,12 @@ describe('projector through the real broker', () => {
       const counts = await eventually(() => clickhouseCounts(integrationId), { until: (c) => c.sessions === totals.sessions, what: 'clickhouse' });
       expect(counts.events).toBe(eventCount);
     }
+
+    // Each step of those batches was timed: what an operator reads to see what bounds a slow flush.
+    const stages = (await stack.registry.getSingleMetric('projector_batch_stage_seconds')!.get()).values.filter((v) => v.metricName === 'projector_batch_stage_seconds_count');
+    const timed = Object.fromEntries(stages.map((v) => [String(v.labels.stage), v.value]));
+    for (const stage of ['decode', 'read', 'fold', 'clickhouse', 'redis']) expect(timed[stage], stage).toBeGreaterThan(0);
+    expect(timed.dead_letters ?? 0).toBe(0);
   });
 
   it('after Redis lost session documents, later events fold onto the state ClickHouse holds', async () => {
