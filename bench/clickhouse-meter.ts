@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 export interface ClickHouseMeter {
   url: string;
   /** Totals per statement kind since the last call, largest first. */
-  take(): Record<string, { count: number; totalMs: number; meanMs: number; maxMs: number }>;
+  take(): Record<string, StatementTotals>;
   stop(): Promise<void>;
 }
 
@@ -25,12 +25,40 @@ export function statementKind(sql: string): string {
   return from ? `${verb} ${from[1]}${from[2] ? ' FINAL' : ''}` : verb;
 }
 
+export interface StatementTotals {
+  count: number;
+  /** As the client waited: queueing behind other statements included. */
+  totalMs: number;
+  meanMs: number;
+  maxMs: number;
+  /**
+   * The engine's own time, from the X-ClickHouse-Summary header (elapsed_ns):
+   * the embedded engine runs one statement at a time, so this is what a kind
+   * costs the engine, where totalMs also counts the wait behind the others.
+   */
+  engineMs: number;
+  rowsRead: number;
+}
+
+type Running = Omit<StatementTotals, 'meanMs'>;
+
+/** elapsed_ns and read_rows of a summary header; zeros when it is absent or not JSON. */
+function engineSummary(header: string | string[] | undefined): { ms: number; rows: number } {
+  if (typeof header !== 'string') return { ms: 0, rows: 0 };
+  try {
+    const parsed = JSON.parse(header) as { elapsed_ns?: string; read_rows?: string };
+    return { ms: Number(parsed.elapsed_ns ?? 0) / 1e6 || 0, rows: Number(parsed.read_rows ?? 0) || 0 };
+  } catch {
+    return { ms: 0, rows: 0 };
+  }
+}
+
 export async function startClickHouseMeter(target: string): Promise<ClickHouseMeter> {
   const upstream = new URL(target);
   // Idle sockets close here (5 s) before the endpoint closes them (10 s): reusing one the endpoint had just
   // closed failed a statement with "socket hang up", answered 502, which the API served as a 500.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: 5_000 });
-  let totals = new Map<string, { count: number; totalMs: number; maxMs: number }>();
+  let totals = new Map<string, Running>();
 
   const server = http.createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
     const chunks: Buffer[] = [];
@@ -49,8 +77,9 @@ export async function startClickHouseMeter(target: string): Promise<ClickHouseMe
           answer.pipe(res);
           answer.on('end', () => {
             const ms = performance.now() - started;
-            const t = totals.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0 };
-            totals.set(kind, { count: t.count + 1, totalMs: t.totalMs + ms, maxMs: Math.max(t.maxMs, ms) });
+            const engine = engineSummary(answer.headers['x-clickhouse-summary']);
+            const t = totals.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0, engineMs: 0, rowsRead: 0 };
+            totals.set(kind, { count: t.count + 1, totalMs: t.totalMs + ms, maxMs: Math.max(t.maxMs, ms), engineMs: t.engineMs + engine.ms, rowsRead: t.rowsRead + engine.rows });
           });
         },
       );
@@ -69,7 +98,10 @@ export async function startClickHouseMeter(target: string): Promise<ClickHouseMe
       const out = Object.fromEntries(
         [...totals]
           .sort(([, a], [, b]) => b.totalMs - a.totalMs)
-          .map(([k, t]) => [k, { count: t.count, totalMs: Math.round(t.totalMs), meanMs: Math.round((t.totalMs / t.count) * 10) / 10, maxMs: Math.round(t.maxMs) }]),
+          .map(([k, t]) => [
+            k,
+            { count: t.count, totalMs: Math.round(t.totalMs), meanMs: Math.round((t.totalMs / t.count) * 10) / 10, maxMs: Math.round(t.maxMs), engineMs: Math.round(t.engineMs), rowsRead: t.rowsRead },
+          ]),
       );
       totals = new Map();
       return out;

@@ -69,8 +69,8 @@ describe('projector through the real broker', () => {
     }
 
     // Each step of those batches was timed: what an operator reads to see what bounds a slow flush.
-    const stages = (await stack.registry.getSingleMetric('projector_batch_stage_seconds')!.get()).values.filter((v) => v.metricName === 'projector_batch_stage_seconds_count');
-    const timed = Object.fromEntries(stages.map((v) => [String(v.labels.stage), v.value]));
+    const exposition = await stack.registry.metrics();
+    const timed = Object.fromEntries([...exposition.matchAll(/^projector_batch_stage_seconds_count\{[^}]*stage="(\w+)"[^}]*\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
     for (const stage of ['decode', 'read', 'fold', 'clickhouse', 'redis']) expect(timed[stage], stage).toBeGreaterThan(0);
     expect(timed.dead_letters ?? 0).toBe(0);
   });
