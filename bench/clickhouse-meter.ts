@@ -15,6 +15,9 @@ export interface ClickHouseMeter {
   stop(): Promise<void>;
 }
 
+/** The path on the meter's port that answers (and resets) the totals, for a harness in another process. */
+export const METER_TOTALS_PATH = '/__bench/statement-totals';
+
 /** A short, stable label: the verb and the first table named, so parameters and row counts do not split it. */
 export function statementKind(sql: string): string {
   const text = sql.replace(/\s+/g, ' ').trim();
@@ -53,7 +56,7 @@ function engineSummary(header: string | string[] | undefined): { ms: number; row
   }
 }
 
-export async function startClickHouseMeter(target: string): Promise<ClickHouseMeter> {
+export async function startClickHouseMeter(target: string, options: { port?: number } = {}): Promise<ClickHouseMeter> {
   const upstream = new URL(target);
   // Idle sockets close here (5 s) before the endpoint closes them (10 s): reusing one the endpoint had just
   // closed failed a statement with "socket hang up", answered 502, which the API served as a 500.
@@ -61,6 +64,10 @@ export async function startClickHouseMeter(target: string): Promise<ClickHouseMe
   let totals = new Map<string, Running>();
 
   const server = http.createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
+    if (req.method === 'GET' && req.url === METER_TOTALS_PATH) {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(take()));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -90,22 +97,23 @@ export async function startClickHouseMeter(target: string): Promise<ClickHouseMe
     });
   });
   server.keepAliveTimeout = 10_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  function take(): Record<string, StatementTotals> {
+    const out = Object.fromEntries(
+      [...totals]
+        .sort(([, a], [, b]) => b.totalMs - a.totalMs)
+        .map(([k, t]) => [
+          k,
+          { count: t.count, totalMs: Math.round(t.totalMs), meanMs: Math.round((t.totalMs / t.count) * 10) / 10, maxMs: Math.round(t.maxMs), engineMs: Math.round(t.engineMs), rowsRead: t.rowsRead },
+        ]),
+    );
+    totals = new Map();
+    return out;
+  }
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    take() {
-      const out = Object.fromEntries(
-        [...totals]
-          .sort(([, a], [, b]) => b.totalMs - a.totalMs)
-          .map(([k, t]) => [
-            k,
-            { count: t.count, totalMs: Math.round(t.totalMs), meanMs: Math.round((t.totalMs / t.count) * 10) / 10, maxMs: Math.round(t.maxMs), engineMs: Math.round(t.engineMs), rowsRead: t.rowsRead },
-          ]),
-      );
-      totals = new Map();
-      return out;
-    },
+    take,
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
+import { freePort } from '../provision/free-port.js';
 import { startKafkaBroker } from '../provision/kafka-broker.js';
+import { spawnLogged, stopProcess, waitUntil } from '../provision/processes.js';
 import { startRedisServer } from '../provision/redis-server.js';
 import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
 import type { RedisClient } from '../projections/store/redis-client.js';
@@ -13,18 +15,19 @@ import { migrate } from '../services/clickhouse/migrations.js';
 import { loadConfig, type Config } from '../services/config.js';
 import { createKafka, ensureTopics } from '../services/kafka.js';
 import { createRedis } from '../services/redis.js';
-import { startClickHouseHttpEndpoint } from '../test/support/clickhouse-http-endpoint.js';
-import { startClickHouseMeter, type ClickHouseMeter } from './clickhouse-meter.js';
+import { REPO_ROOT } from './children.js';
+import { METER_TOTALS_PATH, type StatementTotals } from './clickhouse-meter.js';
 import { log } from './progress.js';
+import { httpGet } from './stats.js';
 
 /**
  * The real services of one run: a Kafka broker and a redis-server on free
  * ports, and the ClickHouse engine (chdb) in a temp dir served over the
- * ClickHouse HTTP protocol. The engine lives in this (the harness) process and
- * the projector and API run as child processes with CLICKHOUSE_DRIVER=http:
- * that is the scale-out shape (ClickHouse is a server, not inside the
- * projector), and it is the only way both children can share one engine,
- * since chdb lets one process open a data path at a time.
+ * ClickHouse HTTP protocol by a process of its own (bench/clickhouse.child.ts).
+ * The projector, the API and the harness all reach it with
+ * CLICKHOUSE_DRIVER=http: that is the scale-out shape (ClickHouse is a server,
+ * not inside the projector), and it is the only way they can share one
+ * engine, since chdb lets one process open a data path at a time.
  */
 export interface BenchEnvironment {
   run: string;
@@ -39,9 +42,9 @@ export interface BenchEnvironment {
   /** The harness's own ClickHouse client: the same driver and endpoint the children use. */
   clickhouse: ClickHouseGateway;
   /** Times every statement on its way to the engine (children and harness alike). */
-  clickhouseMeter: ClickHouseMeter;
+  clickhouseMeter: { take(): Promise<Record<string, StatementTotals>> };
   redis: RedisClient;
-  /** The service processes, for CPU accounting (the harness process hosts the ClickHouse engine). */
+  /** The service processes and the harness, for CPU accounting. */
   servicePids(): Record<string, number | undefined>;
   stop(): Promise<void>;
 }
@@ -60,15 +63,16 @@ export async function startEnvironment(extraChildEnv: Record<string, string> = {
   };
   try {
     const started = performance.now();
-    const [broker, redisServer, endpoint] = await Promise.all([
-      startKafkaBroker({ log: (m) => log(`kafka: ${m}`) }),
-      startRedisServer(),
-      startClickHouseHttpEndpoint({ path: join(dir, 'clickhouse') }),
-    ]);
-    stops.push(() => broker.stop(), () => redisServer.stop(), () => endpoint.stop());
-    const clickhouseMeter = await startClickHouseMeter(endpoint.url);
-    stops.push(() => clickhouseMeter.stop());
-    log(`services up in ${Math.round(performance.now() - started)} ms: kafka ${broker.brokers.join(',')}, ${redisServer.url}, clickhouse ${endpoint.url}`);
+    const [broker, redisServer, engine] = await Promise.all([startKafkaBroker({ log: (m) => log(`kafka: ${m}`) }), startRedisServer(), startEngine(dir)]);
+    stops.push(() => broker.stop(), () => redisServer.stop(), () => engine.stop());
+    log(`services up in ${Math.round(performance.now() - started)} ms: kafka ${broker.brokers.join(',')}, ${redisServer.url}, clickhouse ${engine.url} (pid ${engine.pid})`);
+    const clickhouseMeter = {
+      async take(): Promise<Record<string, StatementTotals>> {
+        const answer = await httpGet(`${engine.url}${METER_TOTALS_PATH}`);
+        if (answer.status !== 200) throw new Error(`the ClickHouse meter answered ${answer.status}`);
+        return JSON.parse(answer.body) as Record<string, StatementTotals>;
+      },
+    };
 
     const childEnv: NodeJS.ProcessEnv = {
       ...process.env,
@@ -83,7 +87,7 @@ export async function startEnvironment(extraChildEnv: Record<string, string> = {
       REDIS_URL: redisServer.url,
       REDIS_KEY_PREFIX: `b:${run}:`,
       CLICKHOUSE_DRIVER: 'http',
-      CLICKHOUSE_URL: clickhouseMeter.url,
+      CLICKHOUSE_URL: engine.url,
       API_HOST: '127.0.0.1',
       API_CURSOR_SECRET: `bench-cursor-secret-${run}`,
       RATE_LIMITS: BENCH_RATE_LIMITS,
@@ -102,7 +106,7 @@ export async function startEnvironment(extraChildEnv: Record<string, string> = {
     stops.push(() => admin.disconnect());
     await ensureTopics(admin, kafkaConfig);
     // Generous: bulk statements on a loaded 2-core machine can take minutes. (The client warns about long timeouts; harmless here.)
-    const clickhouse = createHttpGateway({ url: clickhouseMeter.url, username: 'default', password: '', database: 'default', requestTimeoutMs: 300_000 });
+    const clickhouse = createHttpGateway({ url: engine.url, username: 'default', password: '', database: 'default', requestTimeoutMs: 300_000 });
     stops.push(() => clickhouse.close());
     await migrate(clickhouse, 1, logger);
     const redis = createRedis(config.redis);
@@ -111,12 +115,35 @@ export async function startEnvironment(extraChildEnv: Record<string, string> = {
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
     stops.push(() => producer.disconnect());
-    const servicePids = () => ({ 'harness+clickhouse': process.pid, kafka: broker.pid, redis: redisServer.pid });
+    const servicePids = () => ({ clickhouse: engine.pid, harness: process.pid, kafka: broker.pid, redis: redisServer.pid });
     return { run, dir, config, childEnv, logger, kafka, admin, producer, clickhouse, clickhouseMeter, redis, servicePids, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** The engine child, ready once its metered port answers a ping (which reaches the engine). */
+async function startEngine(dir: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const proc = spawnLogged(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/clickhouse.child.ts')], {
+    logFile: join(dir, 'clickhouse.log'),
+    cwd: REPO_ROOT,
+    env: { ...process.env, BENCH_CLICKHOUSE_PATH: join(dir, 'clickhouse'), BENCH_CLICKHOUSE_PORT: String(port) },
+  });
+  if (proc.pid === undefined) throw new Error('could not start the ClickHouse engine child');
+  const url = `http://127.0.0.1:${port}`;
+  // Closing the engine flushes its parts; a big run's data takes a while.
+  const stop = async (): Promise<void> => {
+    await stopProcess(proc, 60_000);
+  };
+  try {
+    await waitUntil(async () => (await httpGet(`${url}/ping`)).status === 200, { what: `ClickHouse engine at ${url}`, timeoutMs: 60_000, intervalMs: 100, processes: [proc] });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, pid: proc.pid, stop };
 }
 
 /** The group stands stable with exactly `members` members: every worker holds its partitions. */

@@ -66,13 +66,13 @@ const timed = async (name: string, work: () => Promise<void>): Promise<void> => 
   await memory.enter(name);
   log(`— ${name} (load average ${loadavg()[0]?.toFixed(1)})`);
   const started = performance.now();
-  env.clickhouseMeter.take();
+  await env.clickhouseMeter.take();
   try {
     await work();
   } finally {
     timings[name] = round((performance.now() - started) / 1000, 1);
     loadByPhase[name] = round(loadavg()[0] ?? 0, 1);
-    clickhouseByPhase[name] = Object.fromEntries(Object.entries(env.clickhouseMeter.take()).slice(0, 8));
+    clickhouseByPhase[name] = Object.fromEntries(Object.entries(await env.clickhouseMeter.take()).slice(0, 8));
   }
 };
 

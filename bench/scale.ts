@@ -196,14 +196,15 @@ function cores(share: CpuShare, pick: (role: string) => boolean): number {
 
 function render(runs: readonly RunResult[]): string {
   const base = runs.find((r) => r.workers === 1)?.eventsPerSecond ?? runs[0]?.eventsPerSecond ?? 1;
-  const header = ['workers', 'events/s', 'vs 1 worker', 'machine busy', 'ours: workers', 'harness+clickhouse', 'kafka', 'redis', 'mean batch', 'mean flush', 'flushes in flight', 'measured span', 'wall'];
+  const header = ['workers', 'events/s', 'vs 1 worker', 'machine busy', 'ours: workers', 'clickhouse', 'harness', 'kafka', 'redis', 'mean batch', 'mean flush', 'flushes in flight', 'measured span', 'wall'];
   const rows = runs.map((r) => [
     String(r.workers),
     Math.round(r.eventsPerSecond).toLocaleString('en-US'),
     `${(r.eventsPerSecond / base).toFixed(2)}×`,
     r.machineCoresBusy === null ? '?' : r.machineCoresBusy.toFixed(2),
     cores(r.cpu, (role) => role.startsWith('scale')).toFixed(2),
-    cores(r.cpu, (role) => role.startsWith('harness')).toFixed(2),
+    cores(r.cpu, (role) => role === 'clickhouse').toFixed(2),
+    cores(r.cpu, (role) => role === 'harness').toFixed(2),
     cores(r.cpu, (role) => role === 'kafka').toFixed(2),
     cores(r.cpu, (role) => role === 'redis').toFixed(2),
     `${r.meanBatchMessages} msgs`,
@@ -225,7 +226,7 @@ function explain(runs: readonly RunResult[], cpuCount: number): string[] {
     const growth = one ? ` (${(r.meanBatchMs / Math.max(0.1, one.meanBatchMs)).toFixed(1)}× the 1-worker flush)` : '';
     lines.push(
       `${r.workers} worker(s): ${Math.round(r.eventsPerSecond).toLocaleString('en-US')} events/s. Machine ${machineBusy.toFixed(2)}/${cpuCount} cores busy, ` +
-        `ours ${ours.toFixed(2)} (workers ${cores(r.cpu, (role) => role.startsWith('scale')).toFixed(2)}, ClickHouse engine + harness ${cores(r.cpu, (role) => role.startsWith('harness')).toFixed(2)}), ` +
+        `ours ${ours.toFixed(2)} (workers ${cores(r.cpu, (role) => role.startsWith('scale')).toFixed(2)}, ClickHouse engine ${cores(r.cpu, (role) => role === 'clickhouse').toFixed(2)}, harness ${cores(r.cpu, (role) => role === 'harness').toFixed(2)}), ` +
         `other processes ${Math.max(0, machineBusy - ours).toFixed(2)}; flush ${r.meanBatchMs} ms for ${r.meanBatchMessages} msgs${growth}, ${r.flushesInFlight.toFixed(2)} in flight.`,
     );
   }

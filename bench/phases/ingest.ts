@@ -14,7 +14,7 @@ export interface Consumption {
   eventsPerSecond: number;
   /** Wall time spent waiting on ClickHouse statements (summed over requests) per second of the run. */
   clickhouseBusy: number;
-  clickhouse: ReturnType<BenchContext['env']['clickhouseMeter']['take']>;
+  clickhouse: Awaited<ReturnType<BenchContext['env']['clickhouseMeter']['take']>>;
   /** From spawn to the last offset committed (includes process start and group join). */
   wallSeconds: number;
   cpu: Record<string, { cpuSeconds: number; coresBusy: number }>;
@@ -35,7 +35,7 @@ export async function measureConsumption(ctx: BenchContext, child: Child, groupI
   const total = await topicTotal(env.admin, topic);
   const spawnedAt = performance.now();
   const cpu = await measureCpu({ [child.name]: child.pid, ...env.servicePids() });
-  env.clickhouseMeter.take();
+  await env.clickhouseMeter.take();
   const progress = task(label, total, 'events');
   let first: { at: number; committed: number } | null = null;
   const deadline = Date.now() + 120_000 + total * 2;
@@ -50,7 +50,7 @@ export async function measureConsumption(ctx: BenchContext, child: Child, groupI
       const span = first && first.committed < total ? { events: committed - first.committed, seconds: (at - first.at) / 1000 } : { events: committed, seconds: (at - spawnedAt) / 1000 };
       const eventsPerSecond = span.events / span.seconds;
       const share = await cpu();
-      const clickhouse = env.clickhouseMeter.take();
+      const clickhouse = await env.clickhouseMeter.take();
       const wallSeconds = (at - spawnedAt) / 1000;
       const clickhouseBusy = round(Object.values(clickhouse).reduce((a, t) => a + t.totalMs, 0) / 1000 / wallSeconds, 2);
       progress.done(`${Math.round(eventsPerSecond).toLocaleString('en-US')} events/s; cores busy: ${describeCpu(share)}; ClickHouse busy ${clickhouseBusy}`);

@@ -129,7 +129,7 @@ export async function runPointReads(ctx: BenchContext): Promise<void> {
   const headers = authHeaders(key);
   const { pointRate: rate, pointSeconds, pointMaxSeconds } = options.sizes;
   const apiPids = { api: api.child.pid, ...env.servicePids() };
-  const barePids = { 'bare-koa': bare.pid, 'harness+clickhouse': process.pid };
+  const barePids = { 'bare-koa': bare.pid, harness: process.pid };
   try {
     // The API's first requests warm the key cache and JIT; neither run should pay for that.
     await cannon(ctx, 'warm-up', api.url, ids, headers, 2, undefined, apiPids);

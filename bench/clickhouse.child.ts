@@ -1,0 +1,30 @@
+import { startClickHouseHttpEndpoint } from '../test/support/clickhouse-http-endpoint.js';
+import { startClickHouseMeter } from './clickhouse-meter.js';
+
+/**
+ * Child process: the run's ClickHouse engine (chdb over BENCH_CLICKHOUSE_PATH),
+ * served over the HTTP protocol behind the statement meter on
+ * BENCH_CLICKHOUSE_PORT. A process of its own, as a ClickHouse server is:
+ * inside the harness, every statement's dispatch and answer waited on the
+ * harness's event loop, which also generates the traffic, runs the raw
+ * consumer and polls the probes.
+ */
+const path = process.env.BENCH_CLICKHOUSE_PATH;
+const port = Number(process.env.BENCH_CLICKHOUSE_PORT);
+if (!path || !Number.isInteger(port) || port <= 0) throw new Error('BENCH_CLICKHOUSE_PATH and BENCH_CLICKHOUSE_PORT are required');
+
+const endpoint = await startClickHouseHttpEndpoint({ path });
+const meter = await startClickHouseMeter(endpoint.url, { port });
+console.log(`clickhouse at ${endpoint.url}, metered at ${meter.url}`);
+
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  void meter
+    .stop()
+    .then(() => endpoint.stop())
+    .finally(() => process.exit(0));
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
