@@ -41,18 +41,21 @@ export interface StatementTotals {
    */
   engineMs: number;
   rowsRead: number;
+  rowsWritten: number;
 }
 
 type Running = Omit<StatementTotals, 'meanMs'>;
 
-/** elapsed_ns and read_rows of a summary header; zeros when it is absent or not JSON. */
-function engineSummary(header: string | string[] | undefined): { ms: number; rows: number } {
-  if (typeof header !== 'string') return { ms: 0, rows: 0 };
+/** elapsed_ns, read_rows and written_rows of a summary header; zeros where it is absent or not JSON. */
+function engineSummary(header: string | string[] | undefined): { ms: number; read: number; written: number } {
+  const none = { ms: 0, read: 0, written: 0 };
+  if (typeof header !== 'string') return none;
   try {
-    const parsed = JSON.parse(header) as { elapsed_ns?: string; read_rows?: string };
-    return { ms: Number(parsed.elapsed_ns ?? 0) / 1e6 || 0, rows: Number(parsed.read_rows ?? 0) || 0 };
+    const parsed = JSON.parse(header) as { elapsed_ns?: string; read_rows?: string; written_rows?: string } | null;
+    if (parsed === null || typeof parsed !== 'object') return none;
+    return { ms: Number(parsed.elapsed_ns ?? 0) / 1e6 || 0, read: Number(parsed.read_rows ?? 0) || 0, written: Number(parsed.written_rows ?? 0) || 0 };
   } catch {
-    return { ms: 0, rows: 0 };
+    return none;
   }
 }
 
@@ -85,8 +88,15 @@ export async function startClickHouseMeter(target: string, options: { port?: num
           answer.on('end', () => {
             const ms = performance.now() - started;
             const engine = engineSummary(answer.headers['x-clickhouse-summary']);
-            const t = totals.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0, engineMs: 0, rowsRead: 0 };
-            totals.set(kind, { count: t.count + 1, totalMs: t.totalMs + ms, maxMs: Math.max(t.maxMs, ms), engineMs: t.engineMs + engine.ms, rowsRead: t.rowsRead + engine.rows });
+            const t = totals.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0, engineMs: 0, rowsRead: 0, rowsWritten: 0 };
+            totals.set(kind, {
+              count: t.count + 1,
+              totalMs: t.totalMs + ms,
+              maxMs: Math.max(t.maxMs, ms),
+              engineMs: t.engineMs + engine.ms,
+              rowsRead: t.rowsRead + engine.read,
+              rowsWritten: t.rowsWritten + engine.written,
+            });
           });
         },
       );
@@ -103,7 +113,7 @@ export async function startClickHouseMeter(target: string, options: { port?: num
         .sort(([, a], [, b]) => b.totalMs - a.totalMs)
         .map(([k, t]) => [
           k,
-          { count: t.count, totalMs: Math.round(t.totalMs), meanMs: Math.round((t.totalMs / t.count) * 10) / 10, maxMs: Math.round(t.maxMs), engineMs: Math.round(t.engineMs), rowsRead: t.rowsRead },
+          { count: t.count, totalMs: Math.round(t.totalMs), meanMs: Math.round((t.totalMs / t.count) * 10) / 10, maxMs: Math.round(t.maxMs), engineMs: Math.round(t.engineMs), rowsRead: t.rowsRead, rowsWritten: t.rowsWritten },
         ]),
     );
     totals = new Map();

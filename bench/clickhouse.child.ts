@@ -18,13 +18,23 @@ const meter = await startClickHouseMeter(endpoint.url, { port });
 console.log(`clickhouse at ${endpoint.url}, metered at ${meter.url}`);
 
 let stopping = false;
-const stop = (): void => {
+const stop = async (): Promise<void> => {
   if (stopping) return;
   stopping = true;
-  void meter
-    .stop()
-    .then(() => endpoint.stop())
-    .finally(() => process.exit(0));
+  let code = 0;
+  try {
+    await meter.stop();
+  } catch (error) {
+    console.error('stopping the meter failed:', error);
+    code = 1;
+  } finally {
+    // The engine closes whatever happened to the meter: its parts must be flushed and its lock released.
+    await endpoint.stop().catch((error: unknown) => {
+      console.error('stopping the engine failed:', error);
+      code = 1;
+    });
+  }
+  process.exit(code);
 };
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+process.once('SIGTERM', () => void stop());
+process.once('SIGINT', () => void stop());

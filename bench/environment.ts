@@ -63,8 +63,13 @@ export async function startEnvironment(extraChildEnv: Record<string, string> = {
   };
   try {
     const started = performance.now();
-    const [broker, redisServer, engine] = await Promise.all([startKafkaBroker({ log: (m) => log(`kafka: ${m}`) }), startRedisServer(), startEngine(dir)]);
-    stops.push(() => broker.stop(), () => redisServer.stop(), () => engine.stop());
+    const starting = [startKafkaBroker({ log: (m) => log(`kafka: ${m}`) }), startRedisServer(), startEngine(dir)] as const;
+    // Whatever did start is stopped with the rest, also when another service failed to.
+    const settled = await Promise.allSettled(starting);
+    for (const service of settled) if (service.status === 'fulfilled') stops.push(() => service.value.stop());
+    const failed = settled.find((service) => service.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [broker, redisServer, engine] = await Promise.all(starting);
     log(`services up in ${Math.round(performance.now() - started)} ms: kafka ${broker.brokers.join(',')}, ${redisServer.url}, clickhouse ${engine.url} (pid ${engine.pid})`);
     const clickhouseMeter = {
       async take(): Promise<Record<string, StatementTotals>> {
@@ -123,27 +128,34 @@ export async function startEnvironment(extraChildEnv: Record<string, string> = {
   }
 }
 
-/** The engine child, ready once its metered port answers a ping (which reaches the engine). */
-async function startEngine(dir: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const proc = spawnLogged(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/clickhouse.child.ts')], {
-    logFile: join(dir, 'clickhouse.log'),
-    cwd: REPO_ROOT,
-    env: { ...process.env, BENCH_CLICKHOUSE_PATH: join(dir, 'clickhouse'), BENCH_CLICKHOUSE_PORT: String(port) },
-  });
-  if (proc.pid === undefined) throw new Error('could not start the ClickHouse engine child');
-  const url = `http://127.0.0.1:${port}`;
-  // Closing the engine flushes its parts; a big run's data takes a while.
-  const stop = async (): Promise<void> => {
-    await stopProcess(proc, 60_000);
-  };
-  try {
-    await waitUntil(async () => (await httpGet(`${url}/ping`)).status === 200, { what: `ClickHouse engine at ${url}`, timeoutMs: 60_000, intervalMs: 100, processes: [proc] });
-  } catch (error) {
-    await stop();
-    throw error;
+/**
+ * The engine child, ready once its metered port answers a ping: the child opens
+ * the engine before the meter listens. The port is picked here and bound by the
+ * child a moment later, so a port taken in between is retried on another.
+ */
+async function startEngine(dir: string, attempts = 3): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const proc = spawnLogged(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/clickhouse.child.ts')], {
+      logFile: join(dir, 'clickhouse.log'),
+      cwd: REPO_ROOT,
+      env: { ...process.env, BENCH_CLICKHOUSE_PATH: join(dir, 'clickhouse'), BENCH_CLICKHOUSE_PORT: String(port) },
+    });
+    if (proc.pid === undefined) throw new Error('could not start the ClickHouse engine child');
+    const url = `http://127.0.0.1:${port}`;
+    // Closing the engine flushes its parts; a big run's data takes a while.
+    const stop = async (): Promise<void> => {
+      await stopProcess(proc, 60_000);
+    };
+    try {
+      await waitUntil(async () => (await httpGet(`${url}/ping`)).status === 200, { what: `ClickHouse engine at ${url}`, timeoutMs: 60_000, intervalMs: 100, processes: [proc] });
+      return { url, pid: proc.pid, stop };
+    } catch (error) {
+      await stop();
+      if (attempt >= attempts) throw error;
+      log(`ClickHouse engine child did not come up on port ${port} (attempt ${attempt}): ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    }
   }
-  return { url, pid: proc.pid, stop };
 }
 
 /** The group stands stable with exactly `members` members: every worker holds its partitions. */

@@ -72,7 +72,8 @@ const timed = async (name: string, work: () => Promise<void>): Promise<void> => 
   } finally {
     timings[name] = round((performance.now() - started) / 1000, 1);
     loadByPhase[name] = round(loadavg()[0] ?? 0, 1);
-    clickhouseByPhase[name] = Object.fromEntries(Object.entries(await env.clickhouseMeter.take()).slice(0, 8));
+    // A dead engine must not hide the phase's own error behind the meter's.
+    clickhouseByPhase[name] = Object.fromEntries(Object.entries(await env.clickhouseMeter.take().catch(() => ({}))).slice(0, 8));
   }
 };
 
@@ -101,7 +102,7 @@ function memoryFigures(): void {
   ctx.details.memory = peaks;
   ctx.method.memory =
     'Resident set size of each child process sampled every 200 ms from /proc/<pid>/status, plus the kernel high-water mark (VmHWM); ' +
-    'the projector and API are separate processes without the ClickHouse engine (it lives in the harness, as a server would). ' +
+    'the projector and API are separate processes without the ClickHouse engine (it runs in a process of its own, bench/clickhouse.child.ts, as a server would). ' +
     'Baselines: the raw-consumer child (Node + tsx + kafkajs) for the projector, the bare Koa child for the API.';
   const projector = peaks.projector;
   const api = peaks.api;

@@ -245,7 +245,7 @@ function explain(runs: readonly RunResult[], cpuCount: number): string[] {
         '(each also pays its own fetches, JSON decoding and group heartbeats).',
     );
   }
-  const engineBound = runs.filter((r) => cores(r.cpu, (role) => role.startsWith('harness')) >= 0.85);
+  const engineBound = runs.filter((r) => cores(r.cpu, (role) => role === 'clickhouse') >= 0.85);
   if (engineBound.length > 0) lines.push(`ClickHouse: the one engine process was near a full core with ${engineBound.map((r) => r.workers).join(', ')} workers: saturated.`);
   const queued = one ? multi.filter((r) => r.meanBatchMs > 1.5 * one.meanBatchMs) : [];
   if (queued.length > 0) {

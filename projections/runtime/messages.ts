@@ -35,7 +35,11 @@ export interface BatchResult {
   deadLettered: Record<string, number>;
   /** Latest occurredAt among the batch's events, for the freshness gauge. */
   latestEventAt: number | null;
-  /** Wall-clock milliseconds of each step of the batch, so an operator sees what bounds a slow flush. */
+  /**
+   * Wall-clock milliseconds of each step of the batch, so an operator sees what
+   * bounds a slow flush. Wall time: a step that awaits a sink also counts the
+   * time another flush group held the event loop meanwhile.
+   */
   stageMs: Partial<Record<BatchStage, number>>;
 }
 

@@ -21,7 +21,7 @@ function build(registry: Registry) {
     batchSize: new Histogram({ name: 'projector_batch_messages', help: 'Messages per flushed batch', buckets: [1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000], registers }),
     batchStageDuration: new Histogram({
       name: 'projector_batch_stage_seconds',
-      help: 'Time one step of a batch took (decode, dead_letters, read, fold, clickhouse, redis)',
+      help: 'Wall time of one step of a batch (decode, dead_letters, read, fold, clickhouse, redis); waits for the sinks, and for concurrent flushes on the event loop, count in the step',
       labelNames: ['stage'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,

@@ -61,12 +61,13 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   });
 }
 
-function summary(rowsRead: number, bytesRead: number, elapsedSeconds: number): string {
-  // The server reports every counter as a decimal string; written/result counts are not known here.
-  const zero = '0';
+function summary(counts: { read?: [rows: number, bytes: number]; written?: [rows: number, bytes: number] }, elapsedSeconds: number): string {
+  // The server reports every counter as a decimal string; result counts are not known here.
+  const [readRows, readBytes] = counts.read ?? [0, 0];
+  const [writtenRows, writtenBytes] = counts.written ?? [0, 0];
   return JSON.stringify({
-    read_rows: String(rowsRead), read_bytes: String(bytesRead), written_rows: zero, written_bytes: zero,
-    total_rows_to_read: String(rowsRead), result_rows: zero, result_bytes: zero, elapsed_ns: String(Math.round(elapsedSeconds * 1e9)),
+    read_rows: String(readRows), read_bytes: String(readBytes), written_rows: String(writtenRows), written_bytes: String(writtenBytes),
+    total_rows_to_read: String(readRows), result_rows: '0', result_bytes: '0', elapsed_ns: String(Math.round(elapsedSeconds * 1e9)),
   });
 }
 
@@ -108,7 +109,7 @@ export async function startClickHouseHttpEndpoint(opts: EndpointOptions): Promis
         'Content-Type': contentTypeFor(format),
         'X-ClickHouse-Query-Id': queryId,
         'X-ClickHouse-Format': format,
-        'X-ClickHouse-Summary': summary(result.rowsRead, result.bytesRead, result.elapsed),
+        'X-ClickHouse-Summary': summary({ read: [result.rowsRead, result.bytesRead] }, result.elapsed),
       },
       body: Buffer.from(result.bytes()),
     };
@@ -124,7 +125,7 @@ export async function startClickHouseHttpEndpoint(opts: EndpointOptions): Promis
       headers: {
         'Content-Type': contentTypeFor(resultFormat(request.sql, request.defaultFormat)),
         'X-ClickHouse-Query-Id': queryId,
-        'X-ClickHouse-Summary': summary(result.rowsWritten, result.bytesSent, result.elapsed),
+        'X-ClickHouse-Summary': summary({ written: [result.rowsWritten, result.bytesSent] }, result.elapsed),
       },
       body: Buffer.alloc(0),
     };
