@@ -1,12 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { spawnLogged, stopProcess, tailFile, waitUntil, type ManagedProcess } from '../provision/processes.js';
 import type { BenchEnvironment } from './environment.js';
+import { REPO_ROOT } from './repo-root.js';
 import { httpGet } from './stats.js';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export { REPO_ROOT };
 
 export interface Child {
   name: string;

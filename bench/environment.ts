@@ -15,7 +15,7 @@ import { migrate } from '../services/clickhouse/migrations.js';
 import { loadConfig, type Config } from '../services/config.js';
 import { createKafka, ensureTopics } from '../services/kafka.js';
 import { createRedis } from '../services/redis.js';
-import { REPO_ROOT } from './children.js';
+import { REPO_ROOT } from './repo-root.js';
 import { METER_TOTALS_PATH, type StatementTotals } from './clickhouse-meter.js';
 import { log } from './progress.js';
 import { httpGet } from './stats.js';
