@@ -5,8 +5,9 @@ import { summarize } from './stats.js';
 
 /**
  * Child process: the point-read load generator, in a process of its own
- * rather than in the harness (which holds the heap of the earlier phases). Each request reads the next session id of the list,
- * so Redis sees a spread of keys, not one hot key.
+ * rather than in the harness (which holds the heap of the earlier phases).
+ * Each request reads the next session id of the list, so Redis sees a spread
+ * of keys, not one hot key.
  *
  * Flat out (no rate): autocannon, closed loop over `connections`.
  *
