@@ -1,5 +1,5 @@
-import { BATCH_STAGES, type BatchStage } from '../../projections/runtime/messages.js';
 import { join } from 'node:path';
+import { BATCH_STAGES, type BatchStage } from '../../projections/runtime/messages.js';
 import { freePort } from '../../provision/free-port.js';
 import { assertAlive, launchFlags, REPO_ROOT, spawnChild, waitHttpReady, type Child } from '../children.js';
 import { addFigure, type BenchContext } from '../context.js';

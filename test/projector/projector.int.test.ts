@@ -47,9 +47,13 @@ describe('projector through the real broker', () => {
   });
 
   it('projects simulator traffic with exact counts, duplicates counted once', async () => {
+    // Read from the registry the way fault-support's sinkFailures reads its counter.
     const stageCounts = async (): Promise<Record<string, number>> => {
-      const exposition = await stack.registry.metrics();
-      return Object.fromEntries([...exposition.matchAll(/^projector_batch_stage_seconds_count\{[^}]*stage="(\w+)"[^}]*\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+      const metric = stack.registry.getSingleMetric('projector_batch_stage_seconds');
+      const values = metric ? (await metric.get()).values : [];
+      return Object.fromEntries(
+        values.filter((v) => 'metricName' in v && v.metricName === 'projector_batch_stage_seconds_count').map((v) => [String(v.labels['stage']), v.value]),
+      );
     };
     const stagesBefore = await stageCounts();
     const events = traffic(7, ['int_alpha', 'int_beta'], 60);
