@@ -61,6 +61,7 @@ const EnvSchema = z.object({
   BATCH_MAX_WAIT_MS: z.coerce.number().int().positive().default(100),
   BATCH_IDLE_MS: z.coerce.number().int().positive().default(5),
   SINK_RETRY_MAX_MS: z.coerce.number().int().positive().default(10_000),
+  PROJECTOR_MEMO_SESSIONS: z.coerce.number().int().min(0).default(20_000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -109,6 +110,8 @@ export interface Config {
     /** A batch flushes this long after its last messages arrived (a fetch's partitions arrive together). */
     batchIdleMs: number;
     sinkRetryMaxMs: number;
+    /** Sessions whose timelines a worker remembers, to skip their seen lookups (0: always look up). */
+    memoSessions: number;
   };
 }
 
@@ -164,6 +167,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
       batchIdleMs: e.BATCH_IDLE_MS,
       sinkRetryMaxMs: e.SINK_RETRY_MAX_MS,
+      memoSessions: e.PROJECTOR_MEMO_SESSIONS,
     },
   };
 }

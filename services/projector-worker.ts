@@ -4,6 +4,7 @@ import { createBatchProjector, type BatchCheckpoint } from '../projections/runti
 import { createDeadLetterPublisher } from '../projections/runtime/dead-letters.js';
 import { createProjectorMetrics } from '../projections/runtime/metrics.js';
 import { createProjectorConsumer } from '../projections/runtime/projector-consumer.js';
+import { TimelineMemo } from '../projections/runtime/timeline-memo.js';
 import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
 import type { RedisClient } from '../projections/store/redis-client.js';
 import { PROJECTIONS, anyFromSessions, fromIntegrationsTopic, type Generations, type ProjectionName } from '../projections/store/generations.js';
@@ -56,12 +57,14 @@ export function createProjectorWorker(
   const logger = deps.logger.child({ component: 'projector', generations: options.generations });
   let producer: Producer | null = null;
   const metrics = createProjectorMetrics(deps.registry);
+  const timelineMemo = new TimelineMemo(config.projector.memoSessions);
   const projectBatch = createBatchProjector(
     { tables: tableNames(options.generations), keys: projectionKeys(config.redis.keyPrefix, options.generations), writes },
     {
       clickhouse: deps.clickhouse,
       redis: deps.redis,
       now: deps.now,
+      timelineMemo,
       ...(deps.checkpoint ? { checkpoint: deps.checkpoint } : {}),
       publishDeadLetters: (letters) => {
         if (!producer) throw new Error('dead-letter producer is not connected');
@@ -83,7 +86,8 @@ export function createProjectorWorker(
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       ...(options.stopAt ? { stopAt: options.stopAt } : {}),
     },
-    { kafka: deps.kafka, projectBatch, logger, metrics, now: deps.now },
+    // A new assignment may have moved partitions: what this worker remembers of their sessions may be stale.
+    { kafka: deps.kafka, projectBatch, logger, metrics, now: deps.now, onAssignment: () => timelineMemo.forget() },
   );
 
   return {

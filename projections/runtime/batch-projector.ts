@@ -15,6 +15,7 @@ import type { TableNames } from '../store/table-set.js';
 import { userSessionRows } from '../users/users.projection.js';
 import { SinkError, type BatchResult, type BatchStage, type DeadLetter, type SourceMessage } from './messages.js';
 import { loadClickHouseStates, loadRedisDocs, loadTimelineFacts, refKey, type SessionRef } from './session-loader.js';
+import { eventIdHash, TimelineMemo, type SessionMemo } from './timeline-memo.js';
 
 export interface BatchProjectorDeps {
   clickhouse: ClickHouseGateway;
@@ -27,6 +28,8 @@ export interface BatchProjectorDeps {
    * pass a hook that kills the process at an exact point of the write sequence.
    */
   checkpoint?: (point: BatchCheckpoint) => void;
+  /** The timelines of the sessions this worker created, to skip their seen lookups; none when absent. */
+  timelineMemo?: TimelineMemo;
 }
 
 export type BatchCheckpoint = 'after-sessions' | 'after-clickhouse' | 'after-redis';
@@ -78,11 +81,20 @@ async function guard<T>(sink: 'clickhouse' | 'redis', work: () => Promise<T>): P
 export function createBatchProjector(config: BatchProjectorConfig, deps: BatchProjectorDeps) {
   const { tables, keys, writes } = config;
   const nextVersion = versionClock(deps.now);
+  const memo = deps.timelineMemo ?? new TimelineMemo(0);
   const folds = anyFromSessions(writes);
   if (folds && !FOLD_STATE.every((p) => writes.has(p))) throw new Error(`a writer of ${[...writes].join(', ')} must also write the fold state (${FOLD_STATE.join(', ')})`);
 
   return async function projectBatch(messages: readonly SourceMessage[]): Promise<BatchResult> {
-    const result: BatchResult = { messages: messages.length, projected: {}, newEvents: 0, deadLettered: {}, latestEventAt: null, stageMs: {} };
+    const result: BatchResult = {
+      messages: messages.length,
+      projected: {},
+      newEvents: 0,
+      deadLettered: {},
+      latestEventAt: null,
+      stageMs: {},
+      seenSessions: { memo: 0, clickhouse: 0 },
+    };
     let mark = performance.now();
     /** Closes the stage running since the last mark. */
     const lap = (stage: BatchStage): void => {
@@ -122,7 +134,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       lap('dead_letters');
     }
 
-    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems, lap);
+    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems, lap, result.seenSessions);
     if (integrationEvents.length > 0 && writes.has('api-keys')) {
       await guard('redis', () => applyIntegrationEvents(deps.redis, keys, integrationEvents));
       lap('redis');
@@ -130,7 +142,8 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     return result;
   };
 
-  async function projectSessions(items: readonly SessionItem[], lap: (stage: BatchStage) => void): Promise<number> {
+  async function projectSessions(items: readonly SessionItem[], lap: (stage: BatchStage) => void, seenSessions: BatchResult['seenSessions']): Promise<number> {
+    const epoch = memo.epoch;
     const refsByKey = new Map<string, SessionRef>();
     for (const { event } of items) refsByKey.set(refKey(event), { integrationId: event.integrationId, sessionId: event.sessionId });
     const refs = [...refsByKey.values()];
@@ -138,13 +151,30 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
     const known = refs.filter((r) => redisDocs.has(refKey(r)));
+    // Known sessions whose whole timeline this worker wrote need no seen lookup, unless one of this batch's
+    // events may be in it already (see TimelineMemo). Taken out now, put back once the batch has succeeded.
+    const memos = new Map<string, SessionMemo>();
+    for (const r of known) {
+      const k = refKey(r);
+      const m = memo.take(k, redisDocs.get(k)!.rev);
+      if (m) memos.set(k, m);
+    }
+    const hashes = items.map((i) => eventIdHash(i.event.eventId));
+    const maybeSeen = new Set<string>();
+    items.forEach((i, n) => {
+      const k = refKey(i.event);
+      if (memos.get(k)?.hashes.includes(hashes[n]!)) maybeSeen.add(k);
+    });
+    const lookedUp = known.filter((r) => !memos.has(refKey(r)) || maybeSeen.has(refKey(r)));
+    seenSessions.memo += known.length - lookedUp.length;
+    seenSessions.clickhouse += lookedUp.length;
     const eventIdsOf = (sessions: readonly SessionRef[]): string[] => {
       const wanted = new Set(sessions.map(refKey));
       return items.filter((i) => wanted.has(refKey(i.event))).map((i) => i.event.eventId);
     };
-    // One timeline statement: where the known sessions' events were first projected, and which sessions Redis
+    // One timeline statement: where the looked-up sessions' events were first projected, and which sessions Redis
     // lacks exist at all (new ones, most of a busy batch, have no timeline rows: see loadTimelineFacts).
-    const { present, seen } = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, known, missing, eventIdsOf(known)));
+    const { present, seen } = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, lookedUp, missing, eventIdsOf(lookedUp)));
     // Sessions that exist but Redis lacks (after Redis lost its data): their states, and their events' first positions.
     const recovered = missing.filter((r) => present.has(refKey(r)));
     const clickhouseStates = await guard('clickhouse', () => loadClickHouseStates(deps.clickhouse, tables, recovered));
@@ -213,6 +243,20 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     await guard('redis', () => applyRedis(items, next, redisDocs, changed, seen, String(version)));
     lap('redis');
     deps.checkpoint?.('after-redis');
+
+    // The batch is in both sinks: remember the sessions whose whole timeline is now known here, the ones
+    // remembered before and the ones this batch created (no Redis document, no timeline row).
+    const complete = new Map<string, SessionMemo>(memos);
+    for (const r of missing) if (!present.has(refKey(r))) complete.set(refKey(r), { rev: 0, hashes: [] });
+    const rewritten = new Set(changed);
+    items.forEach((i, n) => {
+      const m = complete.get(refKey(i.event));
+      if (m && !m.hashes.includes(hashes[n]!)) m.hashes.push(hashes[n]!);
+    });
+    for (const [k, m] of complete) {
+      const rev = rewritten.has(k) ? version : Number(redisDocs.get(k)?.rev ?? Number.NaN);
+      if (Number.isFinite(rev)) memo.put(k, { rev, hashes: m.hashes }, epoch);
+    }
     return fresh.size;
   }
 

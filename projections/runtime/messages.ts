@@ -41,6 +41,8 @@ export interface BatchResult {
    * time another flush group held the event loop meanwhile.
    */
   stageMs: Partial<Record<BatchStage, number>>;
+  /** Known sessions of the batch by where their seen events came from: the worker's memo, or a ClickHouse lookup. */
+  seenSessions: { memo: number; clickhouse: number };
 }
 
 /**

@@ -29,6 +29,12 @@ function build(registry: Registry) {
     batchDuration: new Histogram({ name: 'projector_batch_duration_seconds', help: 'Time to project one batch into both sinks', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
     eventsProjected: new Counter({ name: 'projector_events_projected_total', help: 'Events projected, by type', labelNames: ['type'], registers }),
     deadLettered: new Counter({ name: 'projector_events_dead_lettered_total', help: 'Messages sent to the dead-letter topic, by reason', labelNames: ['reason'], registers }),
+    seenSessions: new Counter({
+      name: 'projector_seen_sessions_total',
+      help: "Known sessions of projected batches, by where their events' seen-before answer came from: the worker's memo of the sessions it created, or a ClickHouse lookup",
+      labelNames: ['source'],
+      registers,
+    }),
     sinkFailures: new Counter({ name: 'projector_sink_failures_total', help: 'Failed batch attempts, by sink and retriability', labelNames: ['sink', 'retriable'], registers }),
     lastEventTimestamp: new Gauge({ name: 'projector_last_event_timestamp_seconds', help: 'occurredAt of the newest projected event', registers }),
     lastBatchTimestamp: new Gauge({ name: 'projector_last_batch_timestamp_seconds', help: 'Wall-clock time of the last successful flush', registers }),

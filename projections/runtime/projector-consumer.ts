@@ -28,6 +28,8 @@ export interface ProjectorConsumerDeps {
   logger: Logger;
   metrics: ProjectorMetrics;
   now: () => number;
+  /** Called on every join of the group, before the new assignment's first batch. */
+  onAssignment?: () => void;
 }
 
 /**
@@ -63,6 +65,7 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
         for (const [stage, ms] of Object.entries(result.stageMs)) metrics.batchStageDuration.observe({ stage }, ms / 1000);
         for (const [type, n] of Object.entries(result.projected)) metrics.eventsProjected.inc({ type }, n);
         for (const [reason, n] of Object.entries(result.deadLettered)) metrics.deadLettered.inc({ reason }, n);
+        for (const [source, n] of Object.entries(result.seenSessions)) if (n > 0) metrics.seenSessions.inc({ source }, n);
         if (result.latestEventAt !== null) metrics.lastEventTimestamp.set(result.latestEventAt / 1000);
         metrics.lastBatchTimestamp.set(deps.now() / 1000);
         metrics.sinkHealthy.set(1);
@@ -169,6 +172,7 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
       });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         joined = true;
+        deps.onAssignment?.();
         logger.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
       });
       consumer.on(consumer.events.CRASH, (e) => {

@@ -85,6 +85,52 @@ describe('projector through the real broker', () => {
     expect(timed('dead_letters')).toBe(0);
   });
 
+  it('answers the seen check of sessions it created from memory, and still counts a later duplicate publish once', async () => {
+    const counter = async (name: string, label: string): Promise<Record<string, number>> => {
+      const metric = stack.registry.getSingleMetric(name);
+      const values = metric ? (await metric.get()).values : [];
+      const out: Record<string, number> = {};
+      for (const v of values) out[String(v.labels[label])] = (out[String(v.labels[label])] ?? 0) + v.value;
+      return out;
+    };
+    const projectedTotal = async (): Promise<number> => Object.values(await counter('projector_events_projected_total', 'type')).reduce((a, b) => a + b, 0);
+    const hourlyEvents = async (): Promise<number> => {
+      const [row] = await stack.clickhouse.query<{ events: number }>(
+        `SELECT toUInt32(sum(events)) AS events FROM ${tables.events_hourly} WHERE integration_id = 'int_memo'`,
+      );
+      return Number(row?.events ?? 0);
+    };
+    const generator = createTrafficGenerator({ seed: 53, integrationIds: ['int_memo'], startAt: new Date(Date.now() - 3_600_000) });
+    const sessions = Array.from({ length: 20 }, () => generator.nextSession()).filter((events) => events.length >= 4);
+    const firstHalves = sessions.flatMap((events) => events.slice(0, Math.ceil(events.length / 2)));
+    const secondHalves = sessions.flatMap((events) => events.slice(Math.ceil(events.length / 2)));
+    const all = [...firstHalves, ...secondHalves];
+    const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
+    const statsReach = (events: number) => eventually(() => loadStats(stack.redis, keys, 'int_memo'), { until: (s) => s.events === events, what: `${events} events of int_memo` });
+
+    await stack.publish(firstHalves);
+    await statsReach(firstHalves.length);
+    const seenBefore = await counter('projector_seen_sessions_total', 'source');
+    // The worker created these sessions: the batches of their later events ask ClickHouse nothing about them.
+    await stack.publish(secondHalves);
+    await statsReach(all.length);
+    const seenAfter = await counter('projector_seen_sessions_total', 'source');
+    expect((seenAfter['memo'] ?? 0) - (seenBefore['memo'] ?? 0)).toBeGreaterThanOrEqual(sessions.length);
+    expect((seenAfter['clickhouse'] ?? 0) - (seenBefore['clickhouse'] ?? 0)).toBe(0);
+
+    // A duplicate publish of events the memo holds sends their sessions back to the lookup: counted once.
+    const duplicates = all.filter((_, i) => i % 3 === 0);
+    const projectedBefore = await projectedTotal();
+    await stack.publish(duplicates);
+    await eventually(projectedTotal, { until: (n) => n >= projectedBefore + duplicates.length, what: 'duplicates projected' });
+    const seenLast = await counter('projector_seen_sessions_total', 'source');
+    expect((seenLast['clickhouse'] ?? 0) - (seenAfter['clickhouse'] ?? 0)).toBeGreaterThan(0);
+    expect((await loadStats(stack.redis, keys, 'int_memo')).events).toBe(all.length);
+    // The hourly counts are summed from timeline inserts: a duplicate inserted again would show here.
+    expect(await hourlyEvents()).toBe(all.length);
+    expect((await clickhouseCounts('int_memo')).events).toBe(all.length);
+  });
+
   it('after Redis lost session documents, later events fold onto the state ClickHouse holds', async () => {
     const generator = createTrafficGenerator({ seed: 31, integrationIds: ['int_delta'], startAt: new Date(Date.now() - 3_600_000) });
     const sessions = Array.from({ length: 12 }, () => generator.nextSession()).filter((events) => events.length >= 4);

@@ -1,0 +1,86 @@
+/**
+ * What this worker knows of the timelines of the sessions it created.
+ *
+ * The projector must insert an event into the timeline only the first time it
+ * sees it (the hourly counts are summed from those inserts), so every batch
+ * asks ClickHouse which of its events the timeline already holds. For a
+ * session whose every timeline row this worker wrote itself, the answer is
+ * already here: a session the worker found new (no Redis document, no timeline
+ * row) starts complete with that batch's events, and stays complete while
+ * every later event of it goes through this worker. Sessions are keyed by id,
+ * so all of a session's events share one partition, and the memo is forgotten
+ * whenever the group reassigns partitions.
+ *
+ * Each session keeps the rev of the Redis document this worker last wrote for
+ * it and a 32-bit hash of each event id it inserted. A memo is used only while
+ * Redis still holds that rev (no other writer has touched the session since),
+ * and only to say "not seen": when a batch's event hashes to a remembered
+ * value (a duplicate publish, or a collision), its session is looked up in
+ * ClickHouse as before. Memos are taken out of the map while a batch uses them
+ * and put back only when it succeeded, so a failed attempt, whose inserts may
+ * or may not have landed, leaves those sessions to the lookup.
+ */
+
+/** A session whose whole timeline this worker wrote. */
+export interface SessionMemo {
+  /** The rev of the Redis document this worker last wrote, as a number (revs are microsecond versions). */
+  rev: number;
+  /** FNV-1a hashes of the event ids in its timeline. */
+  hashes: number[];
+}
+
+/** FNV-1a, 32 bits, over UTF-16 code units: ids are short ASCII, and a collision only costs a lookup. */
+export function eventIdHash(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    hash ^= id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+export class TimelineMemo {
+  /** Insertion order is recency: a used memo is put back at the end, the oldest is evicted first. */
+  private readonly sessions = new Map<string, SessionMemo>();
+  private era = 0;
+
+  /** `capacity` sessions at most (0 turns the memo off); each costs a few hundred bytes of heap. */
+  constructor(private readonly capacity: number) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** A batch records only if the memo was not forgotten since the batch began. */
+  get epoch(): number {
+    return this.era;
+  }
+
+  /** Forgets every session: the worker's partitions may have changed hands. */
+  forget(): void {
+    this.sessions.clear();
+    this.era += 1;
+  }
+
+  /**
+   * Takes the memo of a session out, if it is complete: Redis holds the rev it
+   * remembers. A memo that does not match is dropped.
+   */
+  take(key: string, redisRev: string): SessionMemo | null {
+    const memo = this.sessions.get(key);
+    if (!memo) return null;
+    this.sessions.delete(key);
+    return memo.rev === Number(redisRev) ? memo : null;
+  }
+
+  /** Puts a complete memo (back) in, if no forget() happened since `epoch`. */
+  put(key: string, memo: SessionMemo, epoch: number): void {
+    if (epoch !== this.era || this.capacity === 0) return;
+    this.sessions.delete(key);
+    this.sessions.set(key, memo);
+    while (this.sessions.size > this.capacity) {
+      const oldest = this.sessions.keys().next().value as string;
+      this.sessions.delete(oldest);
+    }
+  }
+}
