@@ -1,6 +1,7 @@
 import type { Consumer, Message } from 'kafkajs';
 import { createTrafficGenerator, MEAN_EVENTS_PER_SESSION } from '../../services/simulator/traffic.js';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { freePort } from '../../provision/free-port.js';
 import { assertAlive, launchFlags, REPO_ROOT, spawnChild, type Child } from '../children.js';
 import { addFigure, authHeaders, type BenchContext } from '../context.js';
@@ -32,6 +33,8 @@ const POLL_MS = 20;
 /** New-session probes poll more gently: each 404 costs the engine a `SELECT … FROM sessions FINAL` lookup. */
 const NEW_POLL_MS = 100;
 const PROBE_TIMEOUT_MS = 30_000;
+/** How often the harness samples its own event loop's lateness during a pass. */
+const LOOP_SAMPLE_MS = 10;
 
 interface Probe {
   kind: 'new' | 'update';
@@ -64,6 +67,11 @@ interface Pass {
   newSessions: KindStats;
   projectorBatches: ReturnType<typeof batchesBetween> | null;
   cpu: CpuShare;
+  /**
+   * How late the harness's own event loop ran during the pass (ms). Every probe is stamped on it when
+   * sent and when seen, and the raw consumer reads on it: its lag is in every latency of the pass.
+   */
+  harnessLoopDelay: { p50: number; p99: number; max: number };
 }
 
 /** Probes of the open pass by session id; the raw consumer marks them as it reads. */
@@ -101,10 +109,38 @@ function stats(all: readonly Probe[], kind: Probe['kind']): KindStats {
 interface PlannedMessage {
   /** The session id: messages are keyed by it. */
   key: string;
-  value: string;
+  value: Buffer;
   eventId: string;
   startsSession: boolean;
   occurredAtMs: number;
+}
+
+/**
+ * A pass's messages packed into one buffer outside the JS heap, read back one
+ * at a time as they are sent. Held as 300,000 objects and strings, a pass's
+ * traffic put some 400 MB on the harness's heap, and its major collections
+ * stopped the harness's event loop for up to half a second: a probe answered
+ * then was stamped that much late, and the raw consumer read that much late.
+ */
+class PlannedTraffic {
+  constructor(
+    private readonly bytes: Buffer,
+    /** Per message: where its value, key and event id start in `bytes`, then where the next message starts. */
+    private readonly bounds: Float64Array,
+    private readonly startsSession: Uint8Array,
+    private readonly occurredAtMs: Float64Array,
+  ) {}
+
+  message(i: number): PlannedMessage {
+    const [value, key, eventId, end] = [this.bounds[3 * i]!, this.bounds[3 * i + 1]!, this.bounds[3 * i + 2]!, this.bounds[3 * i + 3]!];
+    return {
+      value: this.bytes.subarray(value, key),
+      key: this.bytes.toString('utf8', key, eventId),
+      eventId: this.bytes.toString('utf8', eventId, end),
+      startsSession: this.startsSession[i] === 1,
+      occurredAtMs: this.occurredAtMs[i]!,
+    };
+  }
 }
 
 /**
@@ -116,23 +152,36 @@ interface PlannedMessage {
  * out some seconds after their occurredAt, as late events do; every probe is
  * timed from when it was sent.
  */
-async function planTraffic(seed: number, rate: number, count: number): Promise<PlannedMessage[]> {
+async function planTraffic(seed: number, rate: number, count: number): Promise<PlannedTraffic> {
   const sessionsPerSecond = sessionsPerSecondFor(rate);
   const concurrency = Math.max(16, Math.round((SESSION_SPAN_S * rate) / MEAN_EVENTS_PER_SESSION));
   const source = createTrafficGenerator({ seed, integrationIds: [BIG_INTEGRATION], startAt: new Date(), sessionsPerSecond, concurrency }).messages();
   const progress = task(`generating the traffic of the ${rate} events/s pass`, count, 'events');
-  const planned: PlannedMessage[] = [];
+  const chunks: Buffer[] = [];
+  // Message i's value, key and event id start at bounds[3i], [3i+1], [3i+2]; the next message at [3i+3].
+  const bounds = new Float64Array(3 * count + 1);
+  const startsSession = new Uint8Array(count);
+  const occurredAtMs = new Float64Array(count);
+  let at = 0;
   for (let i = 0; i < count; i++) {
     const { event, key, value } = nextMessage(source);
-    planned.push({ key, value, eventId: event.eventId, startsSession: event.type === 'session.started', occurredAtMs: Date.parse(event.occurredAt) });
+    for (const [n, text] of [value, key, event.eventId].entries()) {
+      const bytes = Buffer.from(text, 'utf8');
+      bounds[3 * i + n] = at;
+      chunks.push(bytes);
+      at += bytes.length;
+    }
+    startsSession[i] = event.type === 'session.started' ? 1 : 0;
+    occurredAtMs[i] = Date.parse(event.occurredAt);
     if (i % 5_000 === 0) {
       progress.update(i);
       // The raw consumer lives in this process: its heartbeats must not wait out the whole generation.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
+  bounds[3 * count] = at;
   progress.done();
-  return planned;
+  return new PlannedTraffic(Buffer.concat(chunks, at), bounds, startsSession, occurredAtMs);
 }
 
 /**
@@ -158,6 +207,8 @@ async function pass(ctx: BenchContext, rate: number, seconds: number, seed: numb
   const progress = task(`freshness @ ${rate} events/s`, ticks * perTick, 'events');
   const cpu = await measureCpu({ projector: ctx.projector?.pid, ...Object.fromEntries(extraWorkers.map((w) => [w.name, w.pid])), api: api.child.pid, ...env.servicePids() });
   const before = ctx.projectorMetricsUrl ? await projectorStats(ctx.projectorMetricsUrl) : null;
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+  loopDelay.enable();
 
   const shows = (body: string, probe: Probe): boolean => {
     if (probe.kind === 'new') return true;
@@ -191,7 +242,7 @@ async function pass(ctx: BenchContext, rate: number, seconds: number, seed: numb
     const messages: Message[] = [];
     const fresh: Probe[] = [];
     for (let i = 0; i < perTick; i++) {
-      const next = planned[sent + i]!;
+      const next = planned.message(sent + i);
       messages.push({ key: next.key, value: next.value });
       const candidate = { sessionId: next.key, eventId: next.eventId, occurredAtMs: next.occurredAtMs, sentAt: 0, polls: 0 };
       if (next.startsSession) {
@@ -219,9 +270,13 @@ async function pass(ctx: BenchContext, rate: number, seconds: number, seed: numb
   await Promise.all(inFlight);
   const achieved = round(sent / ((performance.now() - started) / 1000), 0);
   await Promise.all(polls);
+  loopDelay.disable();
+  // The histogram holds each sampling interval whole: lateness is what exceeds it.
+  const late = (ns: number): number => round(Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS), 1);
+  const harnessLoopDelay = { p50: late(loopDelay.percentile(50)), p99: late(loopDelay.percentile(99)), max: late(loopDelay.max) };
   const share = await cpu();
   const projectorBatches = ctx.projectorMetricsUrl ? batchesBetween(before, await projectorStats(ctx.projectorMetricsUrl)) : null;
-  const result: Pass = { rate, achieved, updates: stats(all, 'update'), newSessions: stats(all, 'new'), projectorBatches, cpu: share };
+  const result: Pass = { rate, achieved, updates: stats(all, 'update'), newSessions: stats(all, 'new'), projectorBatches, cpu: share, harnessLoopDelay };
   const missing = result.updates.missing + result.newSessions.missing;
   progress.done(`${achieved} events/s achieved; p99 ${result.updates.api.p99} ms${missing ? `, ${missing} probes never visible` : ''}`);
   return result;
@@ -248,7 +303,8 @@ function figures(ctx: BenchContext, p: Pass, label: string, target: boolean): vo
   const batches = p.projectorBatches
     ? `; projector batches ${p.projectorBatches.meanBatchMessages} msgs in ${p.projectorBatches.meanBatchMs} ms (${describeStages(p.projectorBatches.meanStageMs)})`
     : '';
-  const note = `${p.updates.probes} probes, ${p.achieved} events/s achieved${batches}; cores busy: ${describeCpu(p.cpu)}`;
+  const lag = p.harnessLoopDelay;
+  const note = `${p.updates.probes} probes, ${p.achieved} events/s achieved${batches}; cores busy: ${describeCpu(p.cpu)}; harness event loop late p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms`;
   const limit = target ? { target: { on: 'value' as const, op: '<=' as const, limit: 1_000 } } : {};
   addFigure(ctx, { bench: 'freshness', metric: `${label} p50`, unit: 'ms', value: p.updates.api.p50, baseline: { label: 'raw consumer', value: p.updates.raw.p50 }, note });
   addFigure(ctx, { bench: 'freshness', metric: `${label} p99`, unit: 'ms', value: p.updates.api.p99, baseline: { label: 'raw consumer', value: p.updates.raw.p99 }, ...limit, note: unseen(p.updates.missing) });
