@@ -58,6 +58,11 @@ interface KindStats {
   pollsPerProbe: number;
   api: Summary;
   raw: Summary;
+  /**
+   * Each probe as [seconds into the pass when sent, ms until the API showed it]: whether a tail is one
+   * episode or spread over the pass.
+   */
+  series: [number, number][];
 }
 
 interface Pass {
@@ -94,9 +99,10 @@ function release(probe: Probe): void {
  */
 const latency = (from: number, seenAt: number | undefined): number => (seenAt === undefined ? PROBE_TIMEOUT_MS : Math.min(seenAt - from, PROBE_TIMEOUT_MS));
 
-function stats(all: readonly Probe[], kind: Probe['kind']): KindStats {
+function stats(all: readonly Probe[], kind: Probe['kind'], passStart: number): KindStats {
   const probes = all.filter((p) => p.kind === kind);
   return {
+    series: probes.map((p) => [round((p.sentAt - passStart) / 1000, 2), round(latency(p.sentAt, p.visibleAt), 0)]),
     probes: probes.length,
     missing: probes.filter((p) => p.visibleAt === undefined).length,
     pollsPerProbe: round(probes.reduce((a, p) => a + p.polls, 0) / Math.max(1, probes.length), 1),
@@ -276,7 +282,7 @@ async function pass(ctx: BenchContext, rate: number, seconds: number, seed: numb
   const harnessLoopDelay = { p50: late(loopDelay.percentile(50)), p99: late(loopDelay.percentile(99)), max: late(loopDelay.max) };
   const share = await cpu();
   const projectorBatches = ctx.projectorMetricsUrl ? batchesBetween(before, await projectorStats(ctx.projectorMetricsUrl)) : null;
-  const result: Pass = { rate, achieved, updates: stats(all, 'update'), newSessions: stats(all, 'new'), projectorBatches, cpu: share, harnessLoopDelay };
+  const result: Pass = { rate, achieved, updates: stats(all, 'update', started), newSessions: stats(all, 'new', started), projectorBatches, cpu: share, harnessLoopDelay };
   const missing = result.updates.missing + result.newSessions.missing;
   progress.done(`${achieved} events/s achieved; p99 ${result.updates.api.p99} ms${missing ? `, ${missing} probes never visible` : ''}`);
   return result;
@@ -301,7 +307,7 @@ const unseen = (missing: number): string =>
 
 function figures(ctx: BenchContext, p: Pass, label: string, target: boolean): void {
   const batches = p.projectorBatches
-    ? `; projector batches ${p.projectorBatches.meanBatchMessages} msgs in ${p.projectorBatches.meanBatchMs} ms (${describeStages(p.projectorBatches.meanStageMs)})`
+    ? `; projector batches ${p.projectorBatches.meanBatchMessages} msgs in ${p.projectorBatches.meanBatchMs} ms (${describeStages(p.projectorBatches)})`
     : '';
   const lag = p.harnessLoopDelay;
   const note = `${p.updates.probes} probes, ${p.achieved} events/s achieved${batches}; cores busy: ${describeCpu(p.cpu)}; harness event loop late p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms`;

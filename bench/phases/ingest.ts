@@ -68,6 +68,9 @@ export interface ProjectorStats {
   batchSeconds: number;
   /** Seconds spent in each step of the batches so far (projector_batch_stage_seconds). */
   stageSeconds: Record<BatchStage, number>;
+  /** Seconds the process spent in garbage collection so far, all kinds, and in major (mark-compact) ones. */
+  gcSeconds: number;
+  majorGcSeconds: number;
   /** V8 heap and off-heap (Buffers) sizes, MB: where the resident memory goes. */
   heapTotalMb: number;
   heapUsedMb: number;
@@ -84,6 +87,8 @@ export async function projectorStats(metricsUrl: string): Promise<ProjectorStats
     messages: sum('projector_batch_messages_sum'),
     batchSeconds: sum('projector_batch_duration_seconds_sum'),
     stageSeconds: Object.fromEntries(BATCH_STAGES.map((stage) => [stage, metrics.sum('projector_batch_stage_seconds_sum', `stage="${stage}"`) ?? 0])) as Record<BatchStage, number>,
+    gcSeconds: sum('nodejs_gc_duration_seconds_sum'),
+    majorGcSeconds: metrics.sum('nodejs_gc_duration_seconds_sum', 'kind="major"') ?? 0,
     heapTotalMb: mb('nodejs_heap_size_total_bytes'),
     heapUsedMb: mb('nodejs_heap_size_used_bytes'),
     externalMb: mb('nodejs_external_memory_bytes'),
@@ -96,6 +101,9 @@ export interface BatchesBetween {
   meanBatchMs: number;
   /** Mean milliseconds per batch in each step. */
   meanStageMs: Record<BatchStage, number>;
+  /** Garbage collection between the readings, in ms per batch: all kinds, and major. */
+  meanGcMs: number;
+  meanMajorGcMs: number;
 }
 
 /** Mean batch size, flush time and per-step time between two readings. */
@@ -107,14 +115,16 @@ export function batchesBetween(before: ProjectorStats | null, after: ProjectorSt
     meanBatchMessages: round((after.messages - (before?.messages ?? 0)) / Math.max(1, batches), 0),
     meanBatchMs: perBatchMs(after.batchSeconds - (before?.batchSeconds ?? 0)),
     meanStageMs: Object.fromEntries(BATCH_STAGES.map((stage) => [stage, perBatchMs(after.stageSeconds[stage] - (before?.stageSeconds[stage] ?? 0))])) as Record<BatchStage, number>,
+    meanGcMs: perBatchMs(after.gcSeconds - (before?.gcSeconds ?? 0)),
+    meanMajorGcMs: perBatchMs(after.majorGcSeconds - (before?.majorGcSeconds ?? 0)),
   };
 }
 
-/** `decode 12.1, read 40.3, …` ms per batch, the steps that took any time. */
-export const describeStages = (stages: Record<BatchStage, number>): string =>
-  BATCH_STAGES.filter((stage) => stages[stage] > 0)
-    .map((stage) => `${stage} ${stages[stage]}`)
-    .join(', ');
+/** `decode 12.1, read 40.3, …; GC 30.2 (major 4.1)` ms per batch: the steps that took any time, and the collector's share. */
+export const describeStages = (batches: BatchesBetween): string =>
+  BATCH_STAGES.filter((stage) => batches.meanStageMs[stage] > 0)
+    .map((stage) => `${stage} ${batches.meanStageMs[stage]}`)
+    .join(', ') + `; GC ${batches.meanGcMs} (major ${batches.meanMajorGcMs})`;
 
 /** Preloads the topic, measures the raw consumer, then the real projector (services/projector.ts) over the same events. */
 export async function runIngest(ctx: BenchContext): Promise<void> {
@@ -151,6 +161,6 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     value: round(result.eventsPerSecond, 0),
     baseline: { label: 'raw kafkajs consumer', value: round(rawResult.eventsPerSecond, 0) },
     target: { on: 'ratio', op: '>=', limit: 0.6 },
-    note: `cores busy: ${describeCpu(result.cpu)}; mean batch ${batches.meanBatchMessages} msgs in ${batches.meanBatchMs} ms (${describeStages(batches.meanStageMs)}); ClickHouse statements in flight ${result.clickhouseBusy} of the time`,
+    note: `cores busy: ${describeCpu(result.cpu)}; mean batch ${batches.meanBatchMessages} msgs in ${batches.meanBatchMs} ms (${describeStages(batches)}); ClickHouse statements in flight ${result.clickhouseBusy} of the time`,
   });
 }
