@@ -86,8 +86,8 @@ export function createProjectorWorker(
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       ...(options.stopAt ? { stopAt: options.stopAt } : {}),
     },
-    // A new assignment may have moved partitions: what this worker remembers of their sessions may be stale.
-    { kafka: deps.kafka, projectBatch, logger, metrics, now: deps.now, onAssignment: () => timelineMemo.forget() },
+    // Partitions that moved may have had other writers meanwhile: what this worker remembers of their sessions may be stale.
+    { kafka: deps.kafka, projectBatch, logger, metrics, now: deps.now, onOwnershipChange: () => timelineMemo.forget() },
   );
 
   return {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { decodeEvent, isSessionEvent } from '../../schemas/events/decode.js';
 import type { IntegrationEvent } from '../../schemas/events/integration-events.js';
 import type { SessionEvent } from '../../schemas/events/session-events.js';
@@ -15,7 +16,7 @@ import type { TableNames } from '../store/table-set.js';
 import { userSessionRows } from '../users/users.projection.js';
 import { SinkError, type BatchResult, type BatchStage, type DeadLetter, type SourceMessage } from './messages.js';
 import { loadClickHouseStates, loadRedisDocs, loadTimelineFacts, refKey, type SessionRef } from './session-loader.js';
-import { eventIdHash, TimelineMemo, type SessionMemo } from './timeline-memo.js';
+import { eventIdHash, TimelineMemo, type MemoLease, type SessionMemo } from './timeline-memo.js';
 
 export interface BatchProjectorDeps {
   clickhouse: ClickHouseGateway;
@@ -82,6 +83,9 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
   const { tables, keys, writes } = config;
   const nextVersion = versionClock(deps.now);
   const memo = deps.timelineMemo ?? new TimelineMemo(0);
+  // Revs name their writer: two workers writing one session in the same microsecond still write different revs,
+  // so a rev this worker remembers proves nobody else has written the document since (see TimelineMemo).
+  const writer = randomBytes(4).toString('hex');
   const folds = anyFromSessions(writes);
   if (folds && !FOLD_STATE.every((p) => writes.has(p))) throw new Error(`a writer of ${[...writes].join(', ')} must also write the fold state (${FOLD_STATE.join(', ')})`);
 
@@ -143,10 +147,23 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
   };
 
   async function projectSessions(items: readonly SessionItem[], lap: (stage: BatchStage) => void, seenSessions: BatchResult['seenSessions']): Promise<number> {
-    const epoch = memo.epoch;
     const refsByKey = new Map<string, SessionRef>();
     for (const { event } of items) refsByKey.set(refKey(event), { integrationId: event.integrationId, sessionId: event.sessionId });
-    const refs = [...refsByKey.values()];
+    const lease = memo.lease([...refsByKey.keys()]);
+    try {
+      return await projectLeased(items, [...refsByKey.values()], lease, lap, seenSessions);
+    } finally {
+      memo.release(lease);
+    }
+  }
+
+  async function projectLeased(
+    items: readonly SessionItem[],
+    refs: readonly SessionRef[],
+    lease: MemoLease,
+    lap: (stage: BatchStage) => void,
+    seenSessions: BatchResult['seenSessions'],
+  ): Promise<number> {
 
     const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
@@ -201,21 +218,27 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     // ClickHouse first: the changed states, then timeline rows for events it has never seen.
     const eventRows: unknown[][] = [];
     const fresh = new Set<string>();
+    const grown = new Set<string>();
     for (const item of items) {
       const id = `${item.event.integrationId}\u0000${item.event.eventId}`;
       if (!item.primary || seen.has(id)) continue;
       fresh.add(id);
+      grown.add(refKey(item.event));
       eventRows.push(sessionEventValues(item.event, { partition: item.message.partition, offset: item.message.offset }));
     }
     const version = nextVersion();
     const sessionTableRows: Row[] = [];
     const userRows: Row[] = [];
     const courseRows: Row[] = [];
+    /** Sessions whose Redis document this batch writes: a changed state, or a timeline that grew (a new rev, see TimelineMemo). */
     const changed: string[] = [];
     for (const [k, state] of next) {
       const prior = base.get(k) ?? null;
       const redisPrior = redisDocs.get(k)?.state ?? null;
-      if (sameState(prior, state) && sameState(redisPrior, state)) continue;
+      if (sameState(prior, state) && sameState(redisPrior, state)) {
+        if (grown.has(k)) changed.push(k);
+        continue;
+      }
       changed.push(k);
       sessionTableRows.push(...sessionRows(prior, state, version));
       if (writes.has('users')) userRows.push(...userSessionRows(prior, state, version));
@@ -240,22 +263,23 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     lap('clickhouse');
     deps.checkpoint?.('after-clickhouse');
     // Then Redis, one atomic script per integration.
-    await guard('redis', () => applyRedis(items, next, redisDocs, changed, seen, String(version)));
+    const rev = `${version}.${writer}`;
+    await guard('redis', () => applyRedis(items, next, redisDocs, changed, seen, rev));
     lap('redis');
     deps.checkpoint?.('after-redis');
 
     // The batch is in both sinks: remember the sessions whose whole timeline is now known here, the ones
     // remembered before and the ones this batch created (no Redis document, no timeline row).
     const complete = new Map<string, SessionMemo>(memos);
-    for (const r of missing) if (!present.has(refKey(r))) complete.set(refKey(r), { rev: 0, hashes: [] });
+    for (const r of missing) if (!present.has(refKey(r))) complete.set(refKey(r), { rev: '', hashes: [] });
     const rewritten = new Set(changed);
     items.forEach((i, n) => {
       const m = complete.get(refKey(i.event));
       if (m && !m.hashes.includes(hashes[n]!)) m.hashes.push(hashes[n]!);
     });
     for (const [k, m] of complete) {
-      const rev = rewritten.has(k) ? version : Number(redisDocs.get(k)?.rev ?? Number.NaN);
-      if (Number.isFinite(rev)) memo.put(k, { rev, hashes: m.hashes }, epoch);
+      const current = rewritten.has(k) ? rev : redisDocs.get(k)?.rev;
+      if (current) memo.put(lease, k, { rev: current, hashes: m.hashes });
     }
     return fresh.size;
   }

@@ -28,8 +28,11 @@ export interface ProjectorConsumerDeps {
   logger: Logger;
   metrics: ProjectorMetrics;
   now: () => number;
-  /** Called on every join of the group, before the new assignment's first batch. */
-  onAssignment?: () => void;
+  /**
+   * Called whenever this member's partitions may have changed hands: a rebalance, a join (before the new
+   * assignment's first batch), a refused commit, a fetch whose partition was revoked.
+   */
+  onOwnershipChange?: () => void;
 }
 
 /**
@@ -104,6 +107,7 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
     try {
       await consumer!.commitOffsets([{ topic, partition, offset }]);
     } catch (error) {
+      deps.onOwnershipChange?.();
       throw new SinkError('kafka', `offset commit refused: ${error instanceof Error ? error.message : String(error)}`, true);
     }
   }
@@ -146,7 +150,10 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
         if (finished) break;
         if (payload.isRunning() && !payload.isStale()) await payload.heartbeat().catch(() => undefined);
       }
-      if (payload.isStale()) return; // partition revoked: the new owner replays from the last commit
+      if (payload.isStale()) {
+        deps.onOwnershipChange?.();
+        return; // partition revoked: the new owner replays from the last commit
+      }
       const last = chunk[chunk.length - 1]!;
       payload.resolveOffset(last.offset);
       await commit(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
@@ -172,14 +179,17 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
       });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         joined = true;
-        deps.onAssignment?.();
+        deps.onOwnershipChange?.();
         logger.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
       });
       consumer.on(consumer.events.CRASH, (e) => {
         joined = false;
         logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
       });
-      consumer.on(consumer.events.REBALANCING, () => logger.info('consumer group rebalancing'));
+      consumer.on(consumer.events.REBALANCING, () => {
+        deps.onOwnershipChange?.();
+        logger.info('consumer group rebalancing');
+      });
       await consumer.connect();
       for (const topic of config.topics) await consumer.subscribe({ topic, fromBeginning: config.fromBeginning });
       await consumer.run({

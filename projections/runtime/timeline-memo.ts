@@ -12,19 +12,23 @@
  * whenever the group reassigns partitions.
  *
  * Each session keeps the rev of the Redis document this worker last wrote for
- * it and a 32-bit hash of each event id it inserted. A memo is used only while
- * Redis still holds that rev (no other writer has touched the session since),
- * and only to say "not seen": when a batch's event hashes to a remembered
- * value (a duplicate publish, or a collision), its session is looked up in
- * ClickHouse as before. Memos are taken out of the map while a batch uses them
- * and put back only when it succeeded, so a failed attempt, whose inserts may
- * or may not have landed, leaves those sessions to the lookup.
+ * it and a 32-bit hash of each event id it inserted. Every batch that inserts
+ * timeline rows for a session writes its document with a new rev, whether or
+ * not its state changed, and revs carry their writer's id: so a memo is used
+ * only while Redis still holds its rev (no other writer has added to that
+ * timeline since), and only to say "not seen": when a batch's event hashes to
+ * a remembered value (a duplicate publish, or a collision), its session is
+ * looked up in ClickHouse as before. Memos are taken out of the map while a
+ * batch uses them and put back only when it succeeded, so a failed attempt,
+ * whose inserts may or may not have landed, leaves those sessions to the
+ * lookup; and a session that two batches of this worker held at once (flush
+ * groups run side by side) is not remembered by either.
  */
 
 /** A session whose whole timeline this worker wrote. */
 export interface SessionMemo {
-  /** The rev of the Redis document this worker last wrote, as a number (revs are microsecond versions). */
-  rev: number;
+  /** The rev of the Redis document this worker last wrote. */
+  rev: string;
   /** FNV-1a hashes of the event ids in its timeline. */
   hashes: number[];
 }
@@ -39,9 +43,17 @@ export function eventIdHash(id: string): number {
   return hash >>> 0;
 }
 
+/** The sessions of one batch, registered with the memo while the batch runs. */
+export interface MemoLease {
+  readonly epoch: number;
+  readonly keys: readonly string[];
+}
+
 export class TimelineMemo {
   /** Insertion order is recency: a used memo is put back at the end, the oldest is evicted first. */
   private readonly sessions = new Map<string, SessionMemo>();
+  /** Sessions of the batches under way: how many batches hold each, and whether two ever held it at once. */
+  private readonly held = new Map<string, { batches: number; contested: boolean }>();
   private era = 0;
 
   /** `capacity` sessions at most (0 turns the memo off); each costs a few hundred bytes of heap. */
@@ -51,15 +63,33 @@ export class TimelineMemo {
     return this.sessions.size;
   }
 
-  /** A batch records only if the memo was not forgotten since the batch began. */
-  get epoch(): number {
-    return this.era;
-  }
-
-  /** Forgets every session: the worker's partitions may have changed hands. */
+  /** Forgets every session: the worker's partitions may have changed hands. Batches under way record nothing. */
   forget(): void {
     this.sessions.clear();
     this.era += 1;
+  }
+
+  /** Registers a batch's sessions; release() the lease when the batch has ended, however it ended. */
+  lease(keys: readonly string[]): MemoLease {
+    for (const key of keys) {
+      const entry = this.held.get(key);
+      if (entry) {
+        entry.batches += 1;
+        entry.contested = true;
+      } else {
+        this.held.set(key, { batches: 1, contested: false });
+      }
+    }
+    return { epoch: this.era, keys };
+  }
+
+  release(lease: MemoLease): void {
+    for (const key of lease.keys) {
+      const entry = this.held.get(key);
+      if (!entry) continue;
+      entry.batches -= 1;
+      if (entry.batches === 0) this.held.delete(key);
+    }
   }
 
   /**
@@ -70,12 +100,15 @@ export class TimelineMemo {
     const memo = this.sessions.get(key);
     if (!memo) return null;
     this.sessions.delete(key);
-    return memo.rev === Number(redisRev) ? memo : null;
+    return memo.rev === redisRev ? memo : null;
   }
 
-  /** Puts a complete memo (back) in, if no forget() happened since `epoch`. */
-  put(key: string, memo: SessionMemo, epoch: number): void {
-    if (epoch !== this.era || this.capacity === 0) return;
+  /**
+   * Puts a complete memo (back) in, unless the memo was forgotten since the
+   * lease was taken or another batch held the session meanwhile.
+   */
+  put(lease: MemoLease, key: string, memo: SessionMemo): void {
+    if (lease.epoch !== this.era || this.capacity === 0 || this.held.get(key)?.contested !== false) return;
     this.sessions.delete(key);
     this.sessions.set(key, memo);
     while (this.sessions.size > this.capacity) {

@@ -131,6 +131,46 @@ describe('projector through the real broker', () => {
     expect((await clickhouseCounts('int_memo')).events).toBe(all.length);
   });
 
+  it('gives a session whose timeline grew a new rev even when its state did not change, and looks up a session another writer touched', async () => {
+    const seenBy = async (): Promise<Record<string, number>> => {
+      const metric = stack.registry.getSingleMetric('projector_seen_sessions_total');
+      const values = metric ? (await metric.get()).values : [];
+      return Object.fromEntries(values.map((v) => [String(v.labels['source']), v.value]));
+    };
+    const generator = createTrafficGenerator({ seed: 59, integrationIds: ['int_rev'], startAt: new Date(Date.now() - 3_600_000) });
+    const session = Array.from({ length: 10 }, () => generator.nextSession()).find((events) => events.filter((e) => e.type === 'session.activity').length >= 2)!;
+    const sessionId = session[0]!.sessionId;
+    const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
+    const docKey = keys.session('int_rev', sessionId);
+    const statsReach = (events: number) => eventually(() => loadStats(stack.redis, keys, 'int_rev'), { until: (st) => st.events === events, what: `${events} events of int_rev` });
+    await stack.publish(session);
+    await statsReach(session.length);
+    const [revBefore, stateBefore] = await stack.redis.hmget(docKey, 'rev', 'state');
+
+    // A late copy of an activity batch under a new event id, inside the session's span, on pages it already
+    // visited: a new timeline row, the same state.
+    const activity = session.find((e) => e.type === 'session.activity')!;
+    const late = { ...activity, eventId: `${activity.eventId}-late`, occurredAt: session[0]!.occurredAt };
+    await stack.publish([late]);
+    await statsReach(session.length + 1);
+    const [revAfter, stateAfter] = await stack.redis.hmget(docKey, 'rev', 'state');
+    expect(stateAfter).toBe(stateBefore);
+    expect(revAfter).not.toBe(revBefore);
+
+    // Another writer (here, by hand) moves the document: the worker's memo of the session no longer counts.
+    await stack.redis.hset(docKey, 'rev', 'another-writer');
+    const before = await seenBy();
+    const next = { ...activity, eventId: `${activity.eventId}-next` };
+    await stack.publish([next]);
+    await statsReach(session.length + 2);
+    const after = await seenBy();
+    expect((after['clickhouse'] ?? 0) - (before['clickhouse'] ?? 0)).toBe(1);
+    const [row] = await stack.clickhouse.query<{ events: number }>(
+      `SELECT toUInt32(sum(events)) AS events FROM ${tables.events_hourly} WHERE integration_id = 'int_rev'`,
+    );
+    expect(Number(row?.events)).toBe(session.length + 2);
+  });
+
   it('after Redis lost session documents, later events fold onto the state ClickHouse holds', async () => {
     const generator = createTrafficGenerator({ seed: 31, integrationIds: ['int_delta'], startAt: new Date(Date.now() - 3_600_000) });
     const sessions = Array.from({ length: 12 }, () => generator.nextSession()).filter((events) => events.length >= 4);

@@ -1,44 +1,77 @@
 import { describe, expect, it } from 'vitest';
 import { eventIdHash, TimelineMemo } from '../../projections/runtime/timeline-memo.js';
 
+const memoOf = (rev: string, hashes: number[] = []) => ({ rev, hashes });
+
 describe('TimelineMemo', () => {
   it('hands a memo out once, and only while Redis holds the rev it remembers', () => {
     const memo = new TimelineMemo(10);
-    memo.put('s1', { rev: 1_700_000_000_000_001, hashes: [1, 2] }, memo.epoch);
-    memo.put('s2', { rev: 5, hashes: [3] }, memo.epoch);
-    expect(memo.take('s1', '1700000000000001')).toEqual({ rev: 1_700_000_000_000_001, hashes: [1, 2] });
+    const lease = memo.lease(['s1', 's2']);
+    memo.put(lease, 's1', memoOf('1700000000000001.ab12cd34', [1, 2]));
+    memo.put(lease, 's2', memoOf('5.ab12cd34', [3]));
+    memo.release(lease);
+    expect(memo.take('s1', '1700000000000001.ab12cd34')).toEqual(memoOf('1700000000000001.ab12cd34', [1, 2]));
     // Taken out while a batch uses it: a second batch (or a failed attempt) finds nothing and looks up.
-    expect(memo.take('s1', '1700000000000001')).toBeNull();
-    // Another writer moved the document: the memo is dropped, not handed out.
-    expect(memo.take('s2', '6')).toBeNull();
-    expect(memo.take('s2', '5')).toBeNull();
+    expect(memo.take('s1', '1700000000000001.ab12cd34')).toBeNull();
+    // Another writer moved the document (here in the same microsecond): the memo is dropped, not handed out.
+    expect(memo.take('s2', '5.ffff0000')).toBeNull();
+    expect(memo.take('s2', '5.ab12cd34')).toBeNull();
     expect(memo.size).toBe(0);
   });
 
   it('records nothing from a batch that began before the memo was forgotten', () => {
     const memo = new TimelineMemo(10);
-    const before = memo.epoch;
-    memo.put('s1', { rev: 1, hashes: [] }, before);
+    const early = memo.lease(['s1', 's2']);
+    memo.put(early, 's1', memoOf('1'));
     memo.forget();
     expect(memo.size).toBe(0);
-    memo.put('s2', { rev: 1, hashes: [] }, before);
+    memo.put(early, 's2', memoOf('1'));
+    memo.release(early);
     expect(memo.size).toBe(0);
-    memo.put('s3', { rev: 1, hashes: [] }, memo.epoch);
+    const late = memo.lease(['s3']);
+    memo.put(late, 's3', memoOf('1'));
+    memo.release(late);
     expect(memo.take('s3', '1')).not.toBeNull();
+  });
+
+  it('remembers no session two batches held at once, nor one the lease does not name', () => {
+    const memo = new TimelineMemo(10);
+    const first = memo.lease(['shared', 'own']);
+    const second = memo.lease(['shared']);
+    memo.put(first, 'shared', memoOf('1'));
+    memo.put(first, 'own', memoOf('1'));
+    memo.put(first, 'unleased', memoOf('1'));
+    memo.release(first);
+    // Still contested after the first batch ended: the second one saw the session as it was before.
+    memo.put(second, 'shared', memoOf('2'));
+    memo.release(second);
+    expect(memo.size).toBe(1);
+    expect(memo.take('own', '1')).not.toBeNull();
+    // Once both have ended, a later batch may remember it again.
+    const third = memo.lease(['shared']);
+    memo.put(third, 'shared', memoOf('3'));
+    memo.release(third);
+    expect(memo.take('shared', '3')).not.toBeNull();
   });
 
   it('keeps the most recently used sessions within its capacity; capacity 0 keeps none', () => {
     const memo = new TimelineMemo(2);
-    memo.put('a', { rev: 1, hashes: [] }, memo.epoch);
-    memo.put('b', { rev: 1, hashes: [] }, memo.epoch);
-    memo.put('a', { rev: 2, hashes: [] }, memo.epoch);
-    memo.put('c', { rev: 1, hashes: [] }, memo.epoch);
+    const remember = (key: string, rev: string): void => {
+      const lease = memo.lease([key]);
+      memo.put(lease, key, memoOf(rev));
+      memo.release(lease);
+    };
+    remember('a', '1');
+    remember('b', '1');
+    remember('a', '2');
+    remember('c', '1');
     expect(memo.size).toBe(2);
     expect(memo.take('b', '1')).toBeNull();
     expect(memo.take('a', '2')).not.toBeNull();
     expect(memo.take('c', '1')).not.toBeNull();
     const off = new TimelineMemo(0);
-    off.put('a', { rev: 1, hashes: [] }, off.epoch);
+    const lease = off.lease(['a']);
+    off.put(lease, 'a', memoOf('1'));
     expect(off.size).toBe(0);
   });
 
