@@ -61,7 +61,7 @@ const EnvSchema = z.object({
   BATCH_MAX_WAIT_MS: z.coerce.number().int().positive().default(100),
   BATCH_IDLE_MS: z.coerce.number().int().positive().default(5),
   SINK_RETRY_MAX_MS: z.coerce.number().int().positive().default(10_000),
-  PROJECTOR_MEMO_SESSIONS: z.coerce.number().int().min(0).default(20_000),
+  PROJECTOR_MEMO_SESSIONS: z.coerce.number().int().min(0).default(5_000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
