@@ -164,7 +164,6 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     lap: (stage: BatchStage) => void,
     seenSessions: BatchResult['seenSessions'],
   ): Promise<number> {
-
     const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
     const known = refs.filter((r) => redisDocs.has(refKey(r)));
