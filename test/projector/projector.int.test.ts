@@ -35,6 +35,28 @@ async function clickhouseCounts(integrationId: string) {
   return row!;
 }
 
+/** A metric's samples from the stack's registry, summed by one label (`sample` picks e.g. a histogram's `_count`). */
+async function metricByLabel(name: string, label: string, sample?: string): Promise<Record<string, number>> {
+  const metric = stack.registry.getSingleMetric(name);
+  const values = metric ? (await metric.get()).values : [];
+  const out: Record<string, number> = {};
+  for (const v of values) {
+    if (sample !== undefined && !('metricName' in v && v.metricName === sample)) continue;
+    const key = String(v.labels[label]);
+    out[key] = (out[key] ?? 0) + v.value;
+  }
+  return out;
+}
+
+/** Events of an integration in the hourly aggregate, which sums timeline inserts: a duplicate inserted again shows here. */
+async function hourlyEvents(integrationId: string): Promise<number> {
+  const [row] = await stack.clickhouse.query<{ events: number }>(
+    `SELECT toUInt32(sum(events)) AS events FROM ${tables.events_hourly} WHERE integration_id = {i:String}`,
+    { i: integrationId },
+  );
+  return Number(row?.events ?? 0);
+}
+
 describe('projector through the real broker', () => {
   beforeAll(async () => {
     stack = await startStack({ name: 'projector' });
@@ -47,14 +69,7 @@ describe('projector through the real broker', () => {
   });
 
   it('projects simulator traffic with exact counts, duplicates counted once', async () => {
-    // Read from the registry the way fault-support's sinkFailures reads its counter.
-    const stageCounts = async (): Promise<Record<string, number>> => {
-      const metric = stack.registry.getSingleMetric('projector_batch_stage_seconds');
-      const values = metric ? (await metric.get()).values : [];
-      return Object.fromEntries(
-        values.filter((v) => 'metricName' in v && v.metricName === 'projector_batch_stage_seconds_count').map((v) => [String(v.labels['stage']), v.value]),
-      );
-    };
+    const stageCounts = () => metricByLabel('projector_batch_stage_seconds', 'stage', 'projector_batch_stage_seconds_count');
     const stagesBefore = await stageCounts();
     const events = traffic(7, ['int_alpha', 'int_beta'], 60);
     const duplicates = events.filter((_, i) => i % 7 === 0);
@@ -86,20 +101,7 @@ describe('projector through the real broker', () => {
   });
 
   it('answers the seen check of sessions it created from memory, and still counts a later duplicate publish once', async () => {
-    const counter = async (name: string, label: string): Promise<Record<string, number>> => {
-      const metric = stack.registry.getSingleMetric(name);
-      const values = metric ? (await metric.get()).values : [];
-      const out: Record<string, number> = {};
-      for (const v of values) out[String(v.labels[label])] = (out[String(v.labels[label])] ?? 0) + v.value;
-      return out;
-    };
-    const projectedTotal = async (): Promise<number> => Object.values(await counter('projector_events_projected_total', 'type')).reduce((a, b) => a + b, 0);
-    const hourlyEvents = async (): Promise<number> => {
-      const [row] = await stack.clickhouse.query<{ events: number }>(
-        `SELECT toUInt32(sum(events)) AS events FROM ${tables.events_hourly} WHERE integration_id = 'int_memo'`,
-      );
-      return Number(row?.events ?? 0);
-    };
+    const projectedTotal = async (): Promise<number> => Object.values(await metricByLabel('projector_events_projected_total', 'type')).reduce((a, b) => a + b, 0);
     const generator = createTrafficGenerator({ seed: 53, integrationIds: ['int_memo'], startAt: new Date(Date.now() - 3_600_000) });
     const sessions = Array.from({ length: 20 }, () => generator.nextSession()).filter((events) => events.length >= 4);
     const firstHalves = sessions.flatMap((events) => events.slice(0, Math.ceil(events.length / 2)));
@@ -110,11 +112,11 @@ describe('projector through the real broker', () => {
 
     await stack.publish(firstHalves);
     await statsReach(firstHalves.length);
-    const seenBefore = await counter('projector_seen_sessions_total', 'source');
+    const seenBefore = await metricByLabel('projector_seen_sessions_total', 'source');
     // The worker created these sessions: the batches of their later events ask ClickHouse nothing about them.
     await stack.publish(secondHalves);
     await statsReach(all.length);
-    const seenAfter = await counter('projector_seen_sessions_total', 'source');
+    const seenAfter = await metricByLabel('projector_seen_sessions_total', 'source');
     expect((seenAfter['memo'] ?? 0) - (seenBefore['memo'] ?? 0)).toBeGreaterThanOrEqual(sessions.length);
     expect((seenAfter['clickhouse'] ?? 0) - (seenBefore['clickhouse'] ?? 0)).toBe(0);
 
@@ -123,20 +125,15 @@ describe('projector through the real broker', () => {
     const projectedBefore = await projectedTotal();
     await stack.publish(duplicates);
     await eventually(projectedTotal, { until: (n) => n >= projectedBefore + duplicates.length, what: 'duplicates projected' });
-    const seenLast = await counter('projector_seen_sessions_total', 'source');
+    const seenLast = await metricByLabel('projector_seen_sessions_total', 'source');
     expect((seenLast['clickhouse'] ?? 0) - (seenAfter['clickhouse'] ?? 0)).toBeGreaterThan(0);
     expect((await loadStats(stack.redis, keys, 'int_memo')).events).toBe(all.length);
-    // The hourly counts are summed from timeline inserts: a duplicate inserted again would show here.
-    expect(await hourlyEvents()).toBe(all.length);
+    expect(await hourlyEvents('int_memo')).toBe(all.length);
     expect((await clickhouseCounts('int_memo')).events).toBe(all.length);
   });
 
   it('gives a session whose timeline grew a new rev even when its state did not change, and looks up a session another writer touched', async () => {
-    const seenBy = async (): Promise<Record<string, number>> => {
-      const metric = stack.registry.getSingleMetric('projector_seen_sessions_total');
-      const values = metric ? (await metric.get()).values : [];
-      return Object.fromEntries(values.map((v) => [String(v.labels['source']), v.value]));
-    };
+    const seenBy = () => metricByLabel('projector_seen_sessions_total', 'source');
     const generator = createTrafficGenerator({ seed: 59, integrationIds: ['int_rev'], startAt: new Date(Date.now() - 3_600_000) });
     const session = Array.from({ length: 10 }, () => generator.nextSession()).find((events) => events.filter((e) => e.type === 'session.activity').length >= 2)!;
     const sessionId = session[0]!.sessionId;
@@ -165,10 +162,7 @@ describe('projector through the real broker', () => {
     await statsReach(session.length + 2);
     const after = await seenBy();
     expect((after['clickhouse'] ?? 0) - (before['clickhouse'] ?? 0)).toBe(1);
-    const [row] = await stack.clickhouse.query<{ events: number }>(
-      `SELECT toUInt32(sum(events)) AS events FROM ${tables.events_hourly} WHERE integration_id = 'int_rev'`,
-    );
-    expect(Number(row?.events)).toBe(session.length + 2);
+    expect(await hourlyEvents('int_rev')).toBe(session.length + 2);
   });
 
   it('after Redis lost session documents, later events fold onto the state ClickHouse holds', async () => {

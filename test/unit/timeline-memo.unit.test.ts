@@ -3,6 +3,13 @@ import { eventIdHash, TimelineMemo } from '../../projections/runtime/timeline-me
 
 const memoOf = (rev: string, hashes: number[] = []) => ({ rev, hashes });
 
+/** One batch of one session that succeeded: lease, put, release. */
+function remember(memo: TimelineMemo, key: string, rev: string): void {
+  const lease = memo.lease([key]);
+  memo.put(lease, key, memoOf(rev));
+  memo.release(lease);
+}
+
 describe('TimelineMemo', () => {
   it('hands a memo out once, and only while Redis holds the rev it remembers', () => {
     const memo = new TimelineMemo(10);
@@ -28,9 +35,7 @@ describe('TimelineMemo', () => {
     memo.put(early, 's2', memoOf('1'));
     memo.release(early);
     expect(memo.size).toBe(0);
-    const late = memo.lease(['s3']);
-    memo.put(late, 's3', memoOf('1'));
-    memo.release(late);
+    remember(memo, 's3', '1');
     expect(memo.take('s3', '1')).not.toBeNull();
   });
 
@@ -48,30 +53,22 @@ describe('TimelineMemo', () => {
     expect(memo.size).toBe(1);
     expect(memo.take('own', '1')).not.toBeNull();
     // Once both have ended, a later batch may remember it again.
-    const third = memo.lease(['shared']);
-    memo.put(third, 'shared', memoOf('3'));
-    memo.release(third);
+    remember(memo, 'shared', '3');
     expect(memo.take('shared', '3')).not.toBeNull();
   });
 
   it('keeps the most recently used sessions within its capacity; capacity 0 keeps none', () => {
     const memo = new TimelineMemo(2);
-    const remember = (key: string, rev: string): void => {
-      const lease = memo.lease([key]);
-      memo.put(lease, key, memoOf(rev));
-      memo.release(lease);
-    };
-    remember('a', '1');
-    remember('b', '1');
-    remember('a', '2');
-    remember('c', '1');
+    remember(memo, 'a', '1');
+    remember(memo, 'b', '1');
+    remember(memo, 'a', '2');
+    remember(memo, 'c', '1');
     expect(memo.size).toBe(2);
     expect(memo.take('b', '1')).toBeNull();
     expect(memo.take('a', '2')).not.toBeNull();
     expect(memo.take('c', '1')).not.toBeNull();
     const off = new TimelineMemo(0);
-    const lease = off.lease(['a']);
-    off.put(lease, 'a', memoOf('1'));
+    remember(off, 'a', '1');
     expect(off.size).toBe(0);
   });
 
