@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { spawnLogged, stopProcess, tailFile, waitUntil, type ManagedProcess } from '../provision/processes.js';
 import type { BenchEnvironment } from './environment.js';
 import { REPO_ROOT } from './repo-root.js';
@@ -39,15 +39,24 @@ export async function launchFlags(script: string): Promise<string[]> {
   return command.split(/\s+/).filter((token) => token.startsWith('--max-old-space-size='));
 }
 
+/** dist/<entry>.js for <entry>.ts, which must have been built. */
+function bundleOf(entry: string): string {
+  const bundle = join(REPO_ROOT, 'dist', relative(REPO_ROOT, entry)).replace(/\.ts$/, '.js');
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`npm run build\` (the bench scripts do) and check that scripts/build.mjs lists ${relative(REPO_ROOT, entry)}`);
+  return bundle;
+}
+
 /**
- * Runs a TypeScript entry point as its own Node process the way the image runs
- * services (`node --import tsx <entry>`), with stdout/stderr in a log file in
- * the run directory, in its own process group, killed if the harness dies.
+ * Runs an entry point as its own Node process the way the image runs services:
+ * its bundle in dist/ (scripts/build.mjs, which the bench scripts run first)
+ * with source maps, no TypeScript loader. stdout/stderr go to a log file in
+ * the run directory; the child has its own process group and is killed if the
+ * harness dies.
  */
 export function spawnChild(env: BenchEnvironment, name: string, entry: string, extraEnv: Record<string, string>, options: ChildOptions = {}): Child {
-  const args = [...(options.nodeFlags ?? []), '--import', 'tsx', entry, ...(options.args ?? [])];
+  const args = [...(options.nodeFlags ?? []), '--enable-source-maps', bundleOf(entry), ...(options.args ?? [])];
   if (options.profileDir) {
-    // One directory per child: Node writes one profile per thread (tsx's loader hooks run in a thread of their own).
+    // One directory per child: Node writes one profile per thread it runs.
     const dir = join(options.profileDir, name);
     mkdirSync(dir, { recursive: true });
     args.unshift('--cpu-prof', `--cpu-prof-dir=${dir}`);

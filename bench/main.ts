@@ -103,7 +103,7 @@ function memoryFigures(): void {
   ctx.method.memory =
     'Resident set size of each child process sampled every 200 ms from /proc/<pid>/status, plus the kernel high-water mark (VmHWM); ' +
     'the projector and API are separate processes without the ClickHouse engine (it runs in a process of its own, bench/clickhouse.child.ts, as a server would). ' +
-    'Baselines: the raw-consumer child (Node + tsx + kafkajs) for the projector, the bare Koa child for the API.';
+    'Baselines: the raw-consumer child (Node + kafkajs, bundled as the services are) for the projector, the bare Koa child for the API.';
   const projector = peaks.projector;
   const api = peaks.api;
   if (projector) {

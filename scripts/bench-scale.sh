@@ -16,4 +16,6 @@ npx tsc -p bench/tsconfig.json
 
 # Node options of the caller (e.g. a debugger) must not leak into the measured child processes.
 unset NODE_OPTIONS
+# The workers run from their bundles in dist/, as the image runs them.
+node scripts/build.mjs
 exec node --import tsx bench/scale.ts "$@"

@@ -15,4 +15,6 @@ npx tsc -p bench/tsconfig.json
 
 # Node options of the caller (e.g. a debugger) must not leak into the measured child processes.
 unset NODE_OPTIONS
+# The measured children run from their bundles in dist/, as the image runs the services.
+node scripts/build.mjs
 exec node --import tsx bench/main.ts "$@"

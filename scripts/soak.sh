@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-prerequisites.sh
 npx tsc -p bench/tsconfig.json
 unset NODE_OPTIONS
+# The soak's API and projector run from their bundles in dist/, as the image runs them.
+node scripts/build.mjs
 exec node --import tsx bench/soak.ts "$@"

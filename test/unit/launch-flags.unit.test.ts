@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { launchFlags } from '../../bench/children.js';
 
-/** NODE_OPTIONS of one service in docker-compose.yml: the text from its key to the next top-level entry. */
-function composeNodeOptions(service: string, next: string): string | undefined {
-  const compose = readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8');
-  const section = compose.slice(compose.indexOf(`\n  ${service}:`), compose.indexOf(next));
-  return /NODE_OPTIONS: (.+)/.exec(section)?.[1]?.trim();
+const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+
+/** One service's section of docker-compose.yml: the text from its key to the next top-level entry. */
+function composeSection(service: string, next: string): string {
+  const compose = read('docker-compose.yml');
+  return compose.slice(compose.indexOf(`\n  ${service}:`), compose.indexOf(next));
 }
+
+const npmScript = (name: string): string => (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts[name] ?? '';
 
 describe('how the services are launched', () => {
   it.each([
@@ -16,10 +19,22 @@ describe('how the services are launched', () => {
   ])('compose caps the $script heap exactly as `npm run $script` does, which is what the benchmark measures', async ({ script, next }) => {
     const flags = await launchFlags(script);
     expect(flags).toHaveLength(1);
-    expect(composeNodeOptions(script, next)).toBe(flags.join(' '));
+    expect(/NODE_OPTIONS: (.+)/.exec(composeSection(script, next))?.[1]?.trim()).toBe(flags.join(' '));
   });
 
   it('a rebuild runs with the projector cap', async () => {
     expect(await launchFlags('rebuild')).toEqual(await launchFlags('projector'));
+  });
+
+  it.each([
+    { script: 'projector', next: '\n  api:' },
+    { script: 'api', next: '\nvolumes:' },
+  ])('the image, compose and `npm run $script` run the same bundle with source maps, as the benchmark does', ({ script, next }) => {
+    const bundle = `dist/services/${script}.js`;
+    expect(read('scripts/build.mjs')).toContain(`'services/${script}.ts'`);
+    expect(npmScript(script)).toMatch(new RegExp(`^node .*--enable-source-maps ${bundle.replace(/\./g, '\\.')}$`));
+    expect(npmScript(`pre${script}`)).toBe('node scripts/build.mjs');
+    expect(composeSection(script, next)).toContain(`command: ["${bundle}"]`);
+    expect(read('Dockerfile')).toContain('ENTRYPOINT ["node", "--enable-source-maps"]');
   });
 });
