@@ -51,6 +51,10 @@ interface SessionItem {
   message: SourceMessage;
   /** First copy of this event id in the batch; later copies are folded (harmless) but never counted. */
   primary: boolean;
+  /** refKey of the event's session, made once: every step of the batch looks its session up by it. */
+  session: string;
+  /** eventIdHash of the event's id (see TimelineMemo). */
+  hash: number;
 }
 
 /** Versions must grow across writes even when the clock does not (two batches in one millisecond). */
@@ -124,7 +128,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       if (result.latestEventAt === null || at > result.latestEventAt) result.latestEventAt = at;
       if (isSessionEvent(event)) {
         const id = `${event.integrationId}\u0000${event.eventId}`;
-        sessionItems.push({ event, message, primary: !firstCopies.has(id) });
+        sessionItems.push({ event, message, primary: !firstCopies.has(id), session: refKey(event), hash: eventIdHash(event.eventId) });
         firstCopies.add(id);
       } else {
         integrationEvents.push(event);
@@ -148,7 +152,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
 
   async function projectSessions(items: readonly SessionItem[], lap: (stage: BatchStage) => void, seenSessions: BatchResult['seenSessions']): Promise<number> {
     const refsByKey = new Map<string, SessionRef>();
-    for (const { event } of items) refsByKey.set(refKey(event), { integrationId: event.integrationId, sessionId: event.sessionId });
+    for (const { event, session } of items) if (!refsByKey.has(session)) refsByKey.set(session, { integrationId: event.integrationId, sessionId: event.sessionId });
     const lease = memo.lease([...refsByKey.keys()]);
     try {
       return await projectLeased(items, [...refsByKey.values()], lease, lap, seenSessions);
@@ -175,18 +179,14 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       const m = memo.take(k, redisDocs.get(k)!.rev);
       if (m) memos.set(k, m);
     }
-    const hashes = items.map((i) => eventIdHash(i.event.eventId));
     const maybeSeen = new Set<string>();
-    items.forEach((i, n) => {
-      const k = refKey(i.event);
-      if (memos.get(k)?.hashes.includes(hashes[n]!)) maybeSeen.add(k);
-    });
+    for (const { session, hash } of items) if (memos.get(session)?.hashes.includes(hash)) maybeSeen.add(session);
     const lookedUp = known.filter((r) => !memos.has(refKey(r)) || maybeSeen.has(refKey(r)));
     seenSessions.memo += known.length - lookedUp.length;
     seenSessions.clickhouse += lookedUp.length;
     const eventIdsOf = (sessions: readonly SessionRef[]): string[] => {
       const wanted = new Set(sessions.map(refKey));
-      return items.filter((i) => wanted.has(refKey(i.event))).map((i) => i.event.eventId);
+      return items.filter((i) => wanted.has(i.session)).map((i) => i.event.eventId);
     };
     // One timeline statement: where the looked-up sessions' events were first projected, and which sessions Redis
     // lacks exist at all (new ones, most of a busy batch, have no timeline rows: see loadTimelineFacts).
@@ -209,10 +209,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       const fromClickHouse = clickhouseStates.get(k) ?? null;
       base.set(k, fromRedis && fromClickHouse ? mergeStates(fromRedis, fromClickHouse) : (fromRedis ?? fromClickHouse));
     }
-    for (const { event } of items) {
-      const k = refKey(event);
-      next.set(k, evolveSession(next.get(k) ?? base.get(k) ?? null, event));
-    }
+    for (const { event, session } of items) next.set(session, evolveSession(next.get(session) ?? base.get(session) ?? null, event));
 
     // ClickHouse first: the changed states, then timeline rows for events it has never seen.
     const eventRows: unknown[][] = [];
@@ -222,7 +219,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       const id = `${item.event.integrationId}\u0000${item.event.eventId}`;
       if (!item.primary || seen.has(id)) continue;
       fresh.add(id);
-      grown.add(refKey(item.event));
+      grown.add(item.session);
       eventRows.push(sessionEventValues(item.event, { partition: item.message.partition, offset: item.message.offset }));
     }
     const version = nextVersion();
@@ -272,10 +269,10 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     const complete = new Map<string, SessionMemo>(memos);
     for (const r of missing) if (!present.has(refKey(r))) complete.set(refKey(r), { rev: '', hashes: [] });
     const rewritten = new Set(changed);
-    items.forEach((i, n) => {
-      const m = complete.get(refKey(i.event));
-      if (m && !m.hashes.includes(hashes[n]!)) m.hashes.push(hashes[n]!);
-    });
+    for (const { session, hash } of items) {
+      const m = complete.get(session);
+      if (m && !m.hashes.includes(hash)) m.hashes.push(hash);
+    }
     for (const [k, m] of complete) {
       const current = rewritten.has(k) ? rev : redisDocs.get(k)?.rev;
       if (current) memo.put(lease, k, { rev: current, hashes: m.hashes });
