@@ -17,7 +17,8 @@ import { readLatestUpsert } from './integration-state.js';
  * `mint` (so `KEY=$(... mint ...)` works); everything else goes to stderr.
  */
 
-const USAGE = `usage: tsx services/keys/main.ts <command> [options]
+const USAGE = `usage: npm run keys -- <command> [options]
+       (in the image: dist/services/keys/main.js <command> [options])
   mint     --integration <id> [--name <name>] [--tier free|starter|pro|enterprise] [--region us|eu]
            upserts the integration and issues a key; prints the raw key once on stdout
   revoke   --integration <id> --key-id <key_...> (--key-hash <sha256 hex> | --key <aik_v1_...> | --key -)
