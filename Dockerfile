@@ -25,6 +25,10 @@ RUN node scripts/build.mjs
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# glibc raises its mmap threshold each time a large block is freed, after which Kafka's
+# megabyte fetch buffers come from the heap and fragment it: a 1M-event rebuild peaked at
+# 255 MB of RSS with the default, 223 MB with the threshold fixed at 128 KiB. npm run sets the same.
+ENV MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 RUN groupadd --system notai && useradd --system --gid notai --home /app notai
 COPY --from=deps /app/node_modules ./node_modules

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { spawnLogged, stopProcess, tailFile, waitUntil, type ManagedProcess } from '../provision/processes.js';
@@ -22,21 +22,37 @@ export interface ChildOptions {
   profileDir?: string | undefined;
   /** Command-line arguments for the entry point. */
   args?: string[];
-  /** Node flags, e.g. the heap cap a service is launched with (see launchFlags). */
+  /** The npm script the entry is a service of: the child gets that script's environment and heap cap (see serviceLaunch). */
+  service?: string;
+  /** More Node flags, to compare them when diagnosing. */
   nodeFlags?: string[];
 }
 
+export interface ServiceLaunch {
+  /** Variables the script sets before `node` (the malloc tuning). */
+  env: Record<string, string>;
+  /** The heap cap. */
+  nodeFlags: string[];
+}
+
 /**
- * The Node flags `npm run <script>` launches a service with (the projector's
+ * How `npm run <script>` launches a service (its environment assignments and
  * heap cap), read from package.json so the benchmark measures the service as
- * it is run, from the one place that says how; compose sets the same through
- * NODE_OPTIONS, and a unit test keeps the two equal.
+ * it is run, from the one place that says how. The image sets the same
+ * (compose's NODE_OPTIONS, the Dockerfile's ENV); a unit test keeps them equal.
  */
-export async function launchFlags(script: string): Promise<string[]> {
-  const scripts = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const command = scripts[script];
-  if (!command) throw new Error(`package.json has no script ${script}`);
-  return command.split(/\s+/).filter((token) => token.startsWith('--max-old-space-size='));
+export function serviceLaunch(script: string): ServiceLaunch {
+  const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const tokens = scripts[script]?.split(/\s+/) ?? [];
+  const node = tokens.indexOf('node');
+  if (node < 0) throw new Error(`package.json has no script ${script} that runs node`);
+  const env: Record<string, string> = {};
+  for (const assignment of tokens.slice(0, node)) {
+    const [name, ...value] = assignment.split('=');
+    if (!name || value.length === 0) throw new Error(`package.json script ${script}: ${assignment} before node is not NAME=value`);
+    env[name] = value.join('=');
+  }
+  return { env, nodeFlags: tokens.filter((token) => token.startsWith('--max-old-space-size=')) };
 }
 
 /** dist/<entry>.js for <entry>.ts, which must have been built. */
@@ -54,7 +70,8 @@ function bundleOf(entry: string): string {
  * harness dies.
  */
 export function spawnChild(env: BenchEnvironment, name: string, entry: string, extraEnv: Record<string, string>, options: ChildOptions = {}): Child {
-  const args = [...(options.nodeFlags ?? []), '--enable-source-maps', bundleOf(entry), ...(options.args ?? [])];
+  const launch = options.service === undefined ? { env: {}, nodeFlags: [] } : serviceLaunch(options.service);
+  const args = [...launch.nodeFlags, ...(options.nodeFlags ?? []), '--enable-source-maps', bundleOf(entry), ...(options.args ?? [])];
   if (options.profileDir) {
     // One directory per child: Node writes one profile per thread it runs.
     const dir = join(options.profileDir, name);
@@ -62,7 +79,7 @@ export function spawnChild(env: BenchEnvironment, name: string, entry: string, e
     args.unshift('--cpu-prof', `--cpu-prof-dir=${dir}`);
   }
   const logFile = join(env.dir, `${name}.log`);
-  const proc = spawnLogged(process.execPath, args, { logFile, cwd: REPO_ROOT, env: { ...env.childEnv, ...extraEnv } });
+  const proc = spawnLogged(process.execPath, args, { logFile, cwd: REPO_ROOT, env: { ...env.childEnv, ...launch.env, ...extraEnv } });
   if (proc.pid === undefined) throw new Error(`could not start ${name}`);
   return {
     name,

@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../provision/free-port.js';
-import { launchFlags, MemoryMonitor, REPO_ROOT, spawnChild, waitHttpReady } from './children.js';
+import { MemoryMonitor, REPO_ROOT, spawnChild, waitHttpReady } from './children.js';
 import { addFigure, authHeaders, type BenchContext } from './context.js';
 import { BIG_INTEGRATION, INGEST_INTEGRATIONS, provisionIntegrations } from './dataset.js';
 import { startEnvironment } from './environment.js';
@@ -82,8 +82,7 @@ async function startApi(): Promise<void> {
   const port = await freePort();
   // BENCH_API_NODE_FLAGS adds V8/Node flags to the API only (NODE_OPTIONS refuses most V8 flags), to compare them when diagnosing.
   const extraFlags = (process.env.BENCH_API_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
-  const nodeFlags = [...(await launchFlags('api')), ...extraFlags];
-  const child = spawnChild(env, 'api', join(REPO_ROOT, 'services/api.ts'), { API_PORT: String(port), API_PUBLIC_URLS: `http://127.0.0.1:${port}` }, { profileDir: ctx.profileDir, nodeFlags });
+  const child = spawnChild(env, 'api', join(REPO_ROOT, 'services/api.ts'), { API_PORT: String(port), API_PUBLIC_URLS: `http://127.0.0.1:${port}` }, { profileDir: ctx.profileDir, service: 'api', nodeFlags: extraFlags });
   const url = `http://127.0.0.1:${port}`;
   ctx.api = { child, url };
   memory.watch('api', child);

@@ -8,7 +8,7 @@ import { projectionKeys } from '../projections/store/redis-keys.js';
 import { tableNames } from '../projections/store/table-set.js';
 import { createHttpGateway } from '../services/clickhouse/http-driver.js';
 import { migrate } from '../services/clickhouse/migrations.js';
-import { assertAlive, launchFlags, REPO_ROOT, spawnChild, type Child } from './children.js';
+import { assertAlive, REPO_ROOT, spawnChild, type Child } from './children.js';
 import { describeCpu, measureCpu, type CpuShare } from './cpu.js';
 import { INGEST_INTEGRATIONS, preloadTraffic } from './dataset.js';
 import { committedTotal, groupSettled, startEnvironment, topicTotal, type BenchEnvironment } from './environment.js';
@@ -105,7 +105,7 @@ async function run(env: BenchEnvironment, workers: number, total: number): Promi
         REDIS_KEY_PREFIX: prefix,
         CLICKHOUSE_DATABASE: database,
         PROJECTOR_METRICS_PORT: String(port),
-      }, { nodeFlags: await launchFlags('projector') });
+      }, { service: 'projector' });
       children.push({ child, metricsUrl: `http://127.0.0.1:${port}/metrics` });
     }
     const progress = task(`${workers} worker${workers > 1 ? 's' : ''}`, total, 'events');

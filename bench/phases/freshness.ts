@@ -3,7 +3,7 @@ import { createTrafficGenerator, MEAN_EVENTS_PER_SESSION } from '../../services/
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { freePort } from '../../provision/free-port.js';
-import { assertAlive, launchFlags, REPO_ROOT, spawnChild, type Child } from '../children.js';
+import { assertAlive, REPO_ROOT, spawnChild, type Child } from '../children.js';
 import { addFigure, authHeaders, type BenchContext } from '../context.js';
 import { describeCpu, measureCpu, type CpuShare } from '../cpu.js';
 import { BIG_INTEGRATION, nextMessage, sessionsPerSecondFor } from '../dataset.js';
@@ -335,7 +335,7 @@ async function joinWorkers(ctx: BenchContext, extra: number): Promise<Child[]> {
   const { env } = ctx;
   const workers: Child[] = [];
   for (let i = 2; i <= extra + 1; i++) {
-    const worker = spawnChild(env, `projector-${i}`, join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(await freePort()), KAFKA_CLIENT_ID: `projector-${i}` }, { nodeFlags: await launchFlags('projector') });
+    const worker = spawnChild(env, `projector-${i}`, join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(await freePort()), KAFKA_CLIENT_ID: `projector-${i}` }, { service: 'projector' });
     ctx.memory.watch(worker.name, worker);
     workers.push(worker);
   }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { BATCH_STAGES, type BatchStage } from '../../projections/runtime/messages.js';
 import { freePort } from '../../provision/free-port.js';
-import { assertAlive, launchFlags, REPO_ROOT, spawnChild, waitHttpReady, type Child } from '../children.js';
+import { assertAlive, REPO_ROOT, spawnChild, waitHttpReady, type Child } from '../children.js';
 import { addFigure, type BenchContext } from '../context.js';
 import { describeCpu, measureCpu } from '../cpu.js';
 import { INGEST_INTEGRATIONS, preloadTraffic } from '../dataset.js';
@@ -139,7 +139,7 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
   await raw.stop();
 
   const metricsPort = await freePort();
-  const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(metricsPort) }, { profileDir: ctx.profileDir, nodeFlags: await launchFlags('projector') });
+  const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(metricsPort) }, { profileDir: ctx.profileDir, service: 'projector' });
   ctx.projector = projector;
   ctx.projectorMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   ctx.memory.watch('projector', projector);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { tableNames } from '../../projections/store/table-set.js';
 import { rebuildGroupId } from '../../services/rebuild-plan.js';
-import { launchFlags, REPO_ROOT, spawnChild } from '../children.js';
+import { REPO_ROOT, spawnChild } from '../children.js';
 import { addFigure, type BenchContext } from '../context.js';
 import { describeCpu } from '../cpu.js';
 import { INGEST_INTEGRATIONS, preloadTraffic, REBUILD_INTEGRATION, type Preloaded } from '../dataset.js';
@@ -48,7 +48,7 @@ export async function runRebuild(ctx: BenchContext): Promise<void> {
   await raw.stop();
 
   const groupId = rebuildGroupId(env.config.kafka.groupId);
-  const child = spawnChild(env, 'rebuild', join(REPO_ROOT, 'services/rebuild.ts'), {}, { profileDir: ctx.profileDir, nodeFlags: await launchFlags('rebuild'), args: ['--generation', '2', '--no-switch', '--progress', 'log'] });
+  const child = spawnChild(env, 'rebuild', join(REPO_ROOT, 'services/rebuild.ts'), {}, { profileDir: ctx.profileDir, service: 'rebuild', args: ['--generation', '2', '--no-switch', '--progress', 'log'] });
   ctx.memory.watch('rebuild-projector', child);
   const result = await measureConsumption(ctx, child, groupId, 'rebuild into generation 2');
   await ctx.memory.release('rebuild-projector');

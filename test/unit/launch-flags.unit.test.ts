@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { launchFlags } from '../../bench/children.js';
+import { serviceLaunch } from '../../bench/children.js';
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -16,14 +16,20 @@ describe('how the services are launched', () => {
   it.each([
     { script: 'projector', next: '\n  api:' },
     { script: 'api', next: '\nvolumes:' },
-  ])('compose caps the $script heap exactly as `npm run $script` does, which is what the benchmark measures', async ({ script, next }) => {
-    const flags = await launchFlags(script);
-    expect(flags).toHaveLength(1);
-    expect(/NODE_OPTIONS: (.+)/.exec(composeSection(script, next))?.[1]?.trim()).toBe(flags.join(' '));
+  ])('compose caps the $script heap exactly as `npm run $script` does, which is what the benchmark measures', ({ script, next }) => {
+    const { nodeFlags } = serviceLaunch(script);
+    expect(nodeFlags).toHaveLength(1);
+    expect(/NODE_OPTIONS: (.+)/.exec(composeSection(script, next))?.[1]?.trim()).toBe(nodeFlags.join(' '));
   });
 
-  it('a rebuild runs with the projector cap', async () => {
-    expect(await launchFlags('rebuild')).toEqual(await launchFlags('projector'));
+  it('a rebuild runs with the projector cap and environment', () => {
+    expect(serviceLaunch('rebuild')).toEqual(serviceLaunch('projector'));
+  });
+
+  it.each(['projector', 'api', 'rebuild'])('the image sets the environment `npm run %s` sets', (script) => {
+    const { env } = serviceLaunch(script);
+    expect(Object.keys(env)).toEqual(['MALLOC_MMAP_THRESHOLD_']);
+    for (const [name, value] of Object.entries(env)) expect(read('Dockerfile')).toContain(`ENV ${name}=${value}\n`);
   });
 
   it.each([
@@ -32,7 +38,7 @@ describe('how the services are launched', () => {
   ])('the image, compose and `npm run $script` run the same bundle with source maps, as the benchmark does', ({ script, next }) => {
     const bundle = `dist/services/${script}.js`;
     expect(read('scripts/build.mjs')).toContain(`'services/${script}.ts'`);
-    expect(npmScript(script)).toMatch(new RegExp(`^node .*--enable-source-maps ${bundle.replace(/\./g, '\\.')}$`));
+    expect(npmScript(script)).toMatch(new RegExp(`^(\\w+=\\S+ )*node .*--enable-source-maps ${bundle.replace(/\./g, '\\.')}$`));
     expect(npmScript(`pre${script}`)).toBe('node scripts/build.mjs');
     expect(composeSection(script, next)).toContain(`command: ["${bundle}"]`);
     expect(read('Dockerfile')).toContain('ENTRYPOINT ["node", "--enable-source-maps"]');
