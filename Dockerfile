@@ -4,15 +4,12 @@
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only; chdb (embedded ClickHouse) is large but needed for the one-machine role.
+# Production dependencies only; chdb (embedded ClickHouse) is large but needed for CLICKHOUSE_DRIVER=embedded.
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # The services run as plain JavaScript bundles (scripts/build.mjs): a TypeScript loader costs
 # every process about 30 MB of memory. Bundling only transpiles; the tests check the sources.
-FROM node:20-bookworm-slim AS build
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+FROM deps AS build
 COPY tsconfig.json ./
 COPY scripts/build.mjs ./scripts/
 COPY schemas ./schemas

@@ -22,8 +22,10 @@ export interface ChildOptions {
   profileDir?: string | undefined;
   /** Command-line arguments for the entry point. */
   args?: string[];
-  /** The npm script the entry is a service of: the child gets that script's environment and heap cap (see serviceLaunch). */
+  /** The npm script the entry is a service of: the child gets that script's environment and Node flags (see serviceLaunch). */
   service?: string;
+  /** For a baseline: the npm script whose environment (not its flags) the child gets, so both sides run on the same malloc settings. */
+  environmentOf?: string;
   /** More Node flags, to compare them when diagnosing. */
   nodeFlags?: string[];
 }
@@ -31,13 +33,13 @@ export interface ChildOptions {
 export interface ServiceLaunch {
   /** Variables the script sets before `node` (the malloc tuning). */
   env: Record<string, string>;
-  /** The heap cap. */
+  /** The Node flags before the entry (the heap cap, source maps). */
   nodeFlags: string[];
 }
 
 /**
  * How `npm run <script>` launches a service (its environment assignments and
- * heap cap), read from package.json so the benchmark measures the service as
+ * Node flags), read from package.json so the benchmark measures the service as
  * it is run, from the one place that says how. The image sets the same
  * (compose's NODE_OPTIONS, the Dockerfile's ENV); a unit test keeps them equal.
  */
@@ -52,7 +54,8 @@ export function serviceLaunch(script: string): ServiceLaunch {
     if (!name || value.length === 0) throw new Error(`package.json script ${script}: ${assignment} before node is not NAME=value`);
     env[name] = value.join('=');
   }
-  return { env, nodeFlags: tokens.filter((token) => token.startsWith('--max-old-space-size=')) };
+  const entry = tokens.findIndex((token, i) => i > node && !token.startsWith('--'));
+  return { env, nodeFlags: tokens.slice(node + 1, entry < 0 ? undefined : entry) };
 }
 
 /** dist/<entry>.js for <entry>.ts, which must have been built. */
@@ -70,8 +73,10 @@ function bundleOf(entry: string): string {
  * harness dies.
  */
 export function spawnChild(env: BenchEnvironment, name: string, entry: string, extraEnv: Record<string, string>, options: ChildOptions = {}): Child {
-  const launch = options.service === undefined ? { env: {}, nodeFlags: [] } : serviceLaunch(options.service);
-  const args = [...launch.nodeFlags, ...(options.nodeFlags ?? []), '--enable-source-maps', bundleOf(entry), ...(options.args ?? [])];
+  const launch = options.service !== undefined ? serviceLaunch(options.service) : { env: options.environmentOf !== undefined ? serviceLaunch(options.environmentOf).env : {}, nodeFlags: [] };
+  const flags = [...launch.nodeFlags, ...(options.nodeFlags ?? [])];
+  if (!flags.includes('--enable-source-maps')) flags.push('--enable-source-maps');
+  const args = [...flags, bundleOf(entry), ...(options.args ?? [])];
   if (options.profileDir) {
     // One directory per child: Node writes one profile per thread it runs.
     const dir = join(options.profileDir, name);

@@ -5,7 +5,7 @@
 // node_modules; source maps point stack traces back at the TypeScript.
 // Tests and one-off CLIs keep running the sources through tsx.
 //   node scripts/build.mjs        (npm run build; the image and the benchmark run it)
-import { rm } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -24,9 +24,8 @@ const BUNDLED_ENTRIES = [
   'bench/load.child.ts',
 ];
 
-await rm(join(root, 'dist'), { recursive: true, force: true });
 const started = performance.now();
-await build({
+const { outputFiles } = await build({
   absWorkingDir: root,
   entryPoints: BUNDLED_ENTRIES,
   outbase: '.',
@@ -40,5 +39,14 @@ await build({
   // Only file and line mapping: the sources stay in the repository, and Node keeps a loaded map in memory.
   sourcesContent: false,
   logLevel: 'warning',
+  write: false,
 });
+// Each file replaced by a rename: workers started together (`npm run projector` builds first) may load
+// a bundle while another build writes it, and must find the old file or the new one, never half of one.
+for (const file of outputFiles) {
+  await mkdir(dirname(file.path), { recursive: true });
+  const partial = `${file.path}.${process.pid}.partial`;
+  await writeFile(partial, file.contents);
+  await rename(partial, file.path);
+}
 console.log(`bundled ${BUNDLED_ENTRIES.length} entry points into dist/ in ${Math.round(performance.now() - started)} ms`);

@@ -132,7 +132,7 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
   ctx.preloaded = await preloadTraffic(env, { seed: options.seed, integrationIds: INGEST_INTEGRATIONS, events: options.sizes.ingestEvents, keepSessionIds: 20_000 });
 
   const rawGroup = `raw-${env.run}`;
-  const raw = spawnChild(env, 'raw-consumer', join(REPO_ROOT, 'bench/raw-consumer.child.ts'), { BENCH_GROUP_ID: rawGroup }, { profileDir: ctx.profileDir });
+  const raw = spawnChild(env, 'raw-consumer', join(REPO_ROOT, 'bench/raw-consumer.child.ts'), { BENCH_GROUP_ID: rawGroup }, { profileDir: ctx.profileDir, environmentOf: 'projector' });
   ctx.memory.watch('raw-consumer', raw);
   const rawResult = await measureConsumption(ctx, raw, rawGroup, 'raw kafkajs consumer');
   await ctx.memory.release('raw-consumer');

@@ -122,7 +122,7 @@ export async function runPointReads(ctx: BenchContext): Promise<void> {
   if (sample.status !== 200) throw new Error(`GET /v1/sessions/${ids[0]} answered ${sample.status}: ${sample.body.slice(0, 300)}`);
 
   const port = await freePort();
-  const bare = spawnChild(env, 'bare-koa', join(REPO_ROOT, 'bench/bare-koa.child.ts'), { BENCH_PORT: String(port) }, { profileDir: ctx.profileDir });
+  const bare = spawnChild(env, 'bare-koa', join(REPO_ROOT, 'bench/bare-koa.child.ts'), { BENCH_PORT: String(port) }, { profileDir: ctx.profileDir, environmentOf: 'api' });
   const bareUrl = `http://127.0.0.1:${port}`;
   await waitHttpReady(bare, `${bareUrl}/health`);
   ctx.memory.watch('bare-koa', bare);

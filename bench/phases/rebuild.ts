@@ -43,7 +43,7 @@ export async function runRebuild(ctx: BenchContext): Promise<void> {
 
   // The ceiling over the same events, in the same state of the machine (the ingest run's raw figure was over fewer).
   const rawGroup = `raw-rebuild-${env.run}`;
-  const raw = spawnChild(env, 'raw-consumer-rebuild', join(REPO_ROOT, 'bench/raw-consumer.child.ts'), { BENCH_GROUP_ID: rawGroup });
+  const raw = spawnChild(env, 'raw-consumer-rebuild', join(REPO_ROOT, 'bench/raw-consumer.child.ts'), { BENCH_GROUP_ID: rawGroup }, { environmentOf: 'rebuild' });
   const rawResult = await measureConsumption(ctx, raw, rawGroup, 'raw kafkajs consumer (rebuild topic)');
   await raw.stop();
 

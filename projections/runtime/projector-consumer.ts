@@ -63,11 +63,11 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
       const started = performance.now();
       try {
         const result = await deps.projectBatch(messages);
-        const ms = performance.now() - started;
+        const tookMs = performance.now() - started;
         metrics.batchSize.observe(messages.length);
-        metrics.batchDuration.observe(ms / 1000);
+        metrics.batchDuration.observe(tookMs / 1000);
         // One line per batch at debug level: where a slow stretch went, batch by batch, when the histograms only show that it did.
-        logger.debug({ messages: messages.length, ms: Math.round(ms), stageMs: result.stageMs, attempt }, 'batch projected');
+        logger.debug({ messages: messages.length, ms: Math.round(tookMs), stageMs: result.stageMs, attempt }, 'batch projected');
         for (const [stage, ms] of Object.entries(result.stageMs)) metrics.batchStageDuration.observe({ stage }, ms / 1000);
         for (const [type, n] of Object.entries(result.projected)) metrics.eventsProjected.inc({ type }, n);
         for (const [reason, n] of Object.entries(result.deadLettered)) metrics.deadLettered.inc({ reason }, n);
