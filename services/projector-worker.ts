@@ -87,7 +87,17 @@ export function createProjectorWorker(
       ...(options.stopAt ? { stopAt: options.stopAt } : {}),
     },
     // Partitions that moved may have had other writers meanwhile: what this worker remembers of their sessions may be stale.
-    { kafka: deps.kafka, projectBatch, logger, metrics, now: deps.now, onOwnershipChange: () => timelineMemo.forget() },
+    {
+      kafka: deps.kafka,
+      projectBatch,
+      logger,
+      metrics,
+      now: deps.now,
+      onOwnershipChange: () => {
+        timelineMemo.forget();
+        metrics.memoForgotten.inc();
+      },
+    },
   );
 
   return {

@@ -35,6 +35,11 @@ function build(registry: Registry) {
       labelNames: ['source'],
       registers,
     }),
+    memoForgotten: new Counter({
+      name: 'projector_memo_forgotten_total',
+      help: 'Times the worker dropped its memo of the sessions it created, because its partitions may have changed hands (a rebalance, a join, a refused commit, a stale fetch)',
+      registers,
+    }),
     sinkFailures: new Counter({ name: 'projector_sink_failures_total', help: 'Failed batch attempts, by sink and retriability', labelNames: ['sink', 'retriable'], registers }),
     lastEventTimestamp: new Gauge({ name: 'projector_last_event_timestamp_seconds', help: 'occurredAt of the newest projected event', registers }),
     lastBatchTimestamp: new Gauge({ name: 'projector_last_batch_timestamp_seconds', help: 'Wall-clock time of the last successful flush', registers }),
