@@ -49,6 +49,8 @@ export interface BatchProjectorConfig {
 interface SessionItem {
   event: SessionEvent;
   message: SourceMessage;
+  /** The event's id within its integration (`integrationId\0eventId`), the key of the seen lookup's answers. */
+  id: string;
   /** First copy of this event id in the batch; later copies are folded (harmless) but never counted. */
   primary: boolean;
   /** refKey of the event's session, made once: every step of the batch looks its session up by it. */
@@ -128,7 +130,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       if (result.latestEventAt === null || at > result.latestEventAt) result.latestEventAt = at;
       if (isSessionEvent(event)) {
         const id = `${event.integrationId}\u0000${event.eventId}`;
-        sessionItems.push({ event, message, primary: !firstCopies.has(id), session: refKey(event), hash: eventIdHash(event.eventId) });
+        sessionItems.push({ event, message, id, primary: !firstCopies.has(id), session: refKey(event), hash: eventIdHash(event.eventId) });
         firstCopies.add(id);
       } else {
         integrationEvents.push(event);
@@ -216,9 +218,8 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     const fresh = new Set<string>();
     const grown = new Set<string>();
     for (const item of items) {
-      const id = `${item.event.integrationId}\u0000${item.event.eventId}`;
-      if (!item.primary || seen.has(id)) continue;
-      fresh.add(id);
+      if (!item.primary || seen.has(item.id)) continue;
+      fresh.add(item.id);
       grown.add(item.session);
       eventRows.push(sessionEventValues(item.event, { partition: item.message.partition, offset: item.message.offset }));
     }
@@ -313,7 +314,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     }
     for (const item of items) {
       if (!item.primary || !writes.has('stats')) continue;
-      const first = seen.get(`${item.event.integrationId}\u0000${item.event.eventId}`);
+      const first = seen.get(item.id);
       // Seen at another position: a duplicate publish of an event already counted.
       if (first && (first.partition !== item.message.partition || first.offset !== item.message.offset)) continue;
       payloadOf(item.event.integrationId).events.push({
