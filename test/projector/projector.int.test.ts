@@ -48,6 +48,11 @@ async function metricByLabel(name: string, label: string, sample?: string): Prom
   return out;
 }
 
+/** Every sample of a counter, summed over its labels. */
+async function metricTotal(name: string): Promise<number> {
+  return Object.values(await metricByLabel(name, 'suite')).reduce((a, b) => a + b, 0);
+}
+
 /** Events of an integration in the hourly aggregate, which sums timeline inserts: a duplicate inserted again shows here. */
 async function hourlyEvents(integrationId: string): Promise<number> {
   const [row] = await stack.clickhouse.query<{ events: number }>(
@@ -101,9 +106,9 @@ describe('projector through the real broker', () => {
   });
 
   it('answers the seen check of sessions it created from memory, and still counts a later duplicate publish once', async () => {
-    const projectedTotal = async (): Promise<number> => Object.values(await metricByLabel('projector_events_projected_total', 'type')).reduce((a, b) => a + b, 0);
+    const projectedTotal = () => metricTotal('projector_events_projected_total');
     const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
-    const forgotten = async (): Promise<number> => Object.values(await metricByLabel('projector_memo_forgotten_total', 'suite')).reduce((a, b) => a + b, 0);
+    const forgotten = () => metricTotal('projector_memo_forgotten_total');
     const all: SessionEvent[] = [];
     const statsReach = (events: number) => eventually(() => loadStats(stack.redis, keys, 'int_memo'), { until: (s) => s.events === events, what: `${events} events of int_memo` });
     let seenAfter: Record<string, number> = {};
