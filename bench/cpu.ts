@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 
 /** Linux reports utime/stime in clock ticks; 100 per second on every kernel we run on (getconf CLK_TCK). */
 const TICKS_PER_SECOND = 100;
@@ -52,4 +53,31 @@ export function describeCpu(share: CpuShare): string {
     .sort(([, a], [, b]) => b.coresBusy - a.coresBusy)
     .map(([role, s]) => `${role} ${s.coresBusy.toFixed(2)}`)
     .join(', ');
+}
+
+/** Busy and total jiffies of the whole machine (all cpus), from /proc/stat. */
+async function machineTicks(): Promise<{ busy: number; total: number } | null> {
+  try {
+    const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Cores busy on the whole machine from now until the returned function is
+ * called, whoever used them (other work on a shared machine included): near
+ * the core count, every figure of the span was measured on a saturated
+ * machine. Null where /proc/stat cannot be read.
+ */
+export async function measureMachine(): Promise<() => Promise<number | null>> {
+  const before = await machineTicks();
+  return async () => {
+    const after = await machineTicks();
+    if (!before || !after) return null;
+    return Math.round(((after.busy - before.busy) / Math.max(1, after.total - before.total)) * cpus().length * 100) / 100;
+  };
 }

@@ -1,5 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../provision/free-port.js';
@@ -9,7 +9,7 @@ import { tableNames } from '../projections/store/table-set.js';
 import { createHttpGateway } from '../services/clickhouse/http-driver.js';
 import { migrate } from '../services/clickhouse/migrations.js';
 import { assertAlive, REPO_ROOT, spawnChild, type Child } from './children.js';
-import { describeCpu, measureCpu, type CpuShare } from './cpu.js';
+import { describeCpu, measureCpu, measureMachine, type CpuShare } from './cpu.js';
 import { INGEST_INTEGRATIONS, preloadTraffic } from './dataset.js';
 import { committedTotal, groupSettled, startEnvironment, topicTotal, type BenchEnvironment } from './environment.js';
 import { batchesBetween, projectorStats } from './phases/ingest.js';
@@ -71,18 +71,6 @@ interface RunResult {
   loadAverage: number;
 }
 
-/** Busy and total jiffies of the whole machine (all cpus), from /proc/stat. */
-async function machineTicks(): Promise<{ busy: number; total: number } | null> {
-  try {
-    const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = fields.reduce((a, b) => a + b, 0);
-    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return null;
-  }
-}
-
 /** A run's isolated slice: consumer group, Redis prefix, ClickHouse database. */
 function slice(env: BenchEnvironment, workers: number) {
   return { groupId: `scale-${env.run}-${workers}`, prefix: `s:${env.run}:${workers}:`, database: `scale_${env.run}_${workers}` };
@@ -111,7 +99,7 @@ async function run(env: BenchEnvironment, workers: number, total: number): Promi
     const progress = task(`${workers} worker${workers > 1 ? 's' : ''}`, total, 'events');
     let stable: { at: number; committed: number } | null = null;
     let cpu: (() => Promise<CpuShare>) | null = null;
-    let ticks: Awaited<ReturnType<typeof machineTicks>> = null;
+    let machineSpan: (() => Promise<number | null>) | null = null;
     let before: Awaited<ReturnType<typeof projectorStats>>[] = [];
     const deadline = Date.now() + 180_000 + total * 2;
     for (;;) {
@@ -120,7 +108,7 @@ async function run(env: BenchEnvironment, workers: number, total: number): Promi
       // The span starts once every worker holds its partitions: a lone first joiner's head start is left out.
       if (!stable && (await groupSettled(env, groupId, workers).catch(() => false))) {
         stable = { at, committed };
-        ticks = await machineTicks();
+        machineSpan = await measureMachine();
         cpu = await measureCpu({ ...Object.fromEntries(children.map(({ child }) => [child.name, child.pid])), ...env.servicePids() });
         before = await Promise.all(children.map(({ metricsUrl }) => projectorStats(metricsUrl)));
       }
@@ -128,8 +116,7 @@ async function run(env: BenchEnvironment, workers: number, total: number): Promi
       if (committed >= total) {
         if (!stable || !cpu) throw new Error(`${workers} workers: the group never stood stable before the end (it committed everything while joining)`);
         const share = await cpu();
-        const ticksAfter = await machineTicks();
-        const machineCoresBusy = ticks && ticksAfter ? round(((ticksAfter.busy - ticks.busy) / Math.max(1, ticksAfter.total - ticks.total)) * cpus().length, 2) : null;
+        const machineCoresBusy = machineSpan ? await machineSpan() : null;
         const after = await Promise.all(children.map(({ metricsUrl }) => projectorStats(metricsUrl)));
         const perWorker = after.map((a, i) => batchesBetween(before[i] ?? null, a));
         const batches = perWorker.reduce((n, b) => n + b.batches, 0);

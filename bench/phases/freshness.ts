@@ -1,11 +1,12 @@
 import type { Consumer, Message } from 'kafkajs';
 import { createTrafficGenerator, MEAN_EVENTS_PER_SESSION } from '../../services/simulator/traffic.js';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { freePort } from '../../provision/free-port.js';
 import { assertAlive, REPO_ROOT, spawnChild, type Child } from '../children.js';
 import { addFigure, authHeaders, type BenchContext } from '../context.js';
-import { describeCpu, measureCpu, type CpuShare } from '../cpu.js';
+import { describeCpu, measureCpu, measureMachine, type CpuShare } from '../cpu.js';
 import { BIG_INTEGRATION, nextMessage, sessionsPerSecondFor } from '../dataset.js';
 import { committedTotal, groupSettled, topicTotal } from '../environment.js';
 import { log, task } from '../progress.js';
@@ -72,6 +73,8 @@ interface Pass {
   newSessions: KindStats;
   projectorBatches: ReturnType<typeof batchesBetween> | null;
   cpu: CpuShare;
+  /** Cores busy on the whole machine during the pass, whoever used them: near the core count it was saturated. */
+  machineCoresBusy: number | null;
   /**
    * How late the harness's own event loop ran during the pass (ms). Every probe is stamped on it when
    * sent and when seen, and the raw consumer reads on it: its lag is in every latency of the pass.
@@ -211,6 +214,7 @@ async function pass(ctx: BenchContext, rate: number, seconds: number, seed: numb
   const polls: Promise<void>[] = [];
   const inFlight = new Set<Promise<unknown>>();
   const progress = task(`freshness @ ${rate} events/s`, ticks * perTick, 'events');
+  const machine = await measureMachine();
   const cpu = await measureCpu({ projector: ctx.projector?.pid, ...Object.fromEntries(extraWorkers.map((w) => [w.name, w.pid])), api: api.child.pid, ...env.servicePids() });
   const before = ctx.projectorMetricsUrl ? await projectorStats(ctx.projectorMetricsUrl) : null;
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
@@ -281,8 +285,9 @@ async function pass(ctx: BenchContext, rate: number, seconds: number, seed: numb
   const late = (ns: number): number => round(Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS), 1);
   const harnessLoopDelay = { p50: late(loopDelay.percentile(50)), p99: late(loopDelay.percentile(99)), max: late(loopDelay.max) };
   const share = await cpu();
+  const machineCoresBusy = await machine();
   const projectorBatches = ctx.projectorMetricsUrl ? batchesBetween(before, await projectorStats(ctx.projectorMetricsUrl)) : null;
-  const result: Pass = { rate, achieved, updates: stats(all, 'update', started), newSessions: stats(all, 'new', started), projectorBatches, cpu: share, harnessLoopDelay };
+  const result: Pass = { rate, achieved, updates: stats(all, 'update', started), newSessions: stats(all, 'new', started), projectorBatches, cpu: share, machineCoresBusy, harnessLoopDelay };
   const missing = result.updates.missing + result.newSessions.missing;
   progress.done(`${achieved} events/s achieved; p99 ${result.updates.api.p99} ms${missing ? `, ${missing} probes never visible` : ''}`);
   return result;
@@ -310,7 +315,7 @@ function figures(ctx: BenchContext, p: Pass, label: string, target: boolean): vo
     ? `; projector batches ${p.projectorBatches.meanBatchMessages} msgs in ${p.projectorBatches.meanBatchMs} ms (${describeStages(p.projectorBatches)})`
     : '';
   const lag = p.harnessLoopDelay;
-  const note = `${p.updates.probes} probes, ${p.achieved} events/s achieved${batches}; cores busy: ${describeCpu(p.cpu)}; harness event loop late p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms`;
+  const note = `${p.updates.probes} probes, ${p.achieved} events/s achieved${batches}; cores busy: ${describeCpu(p.cpu)}${p.machineCoresBusy === null ? '' : ` (the whole machine: ${p.machineCoresBusy} of ${cpus().length})`}; harness event loop late p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms`;
   const limit = target ? { target: { on: 'value' as const, op: '<=' as const, limit: 1_000 } } : {};
   addFigure(ctx, { bench: 'freshness', metric: `${label} p50`, unit: 'ms', value: p.updates.api.p50, baseline: { label: 'raw consumer', value: p.updates.raw.p50 }, note });
   addFigure(ctx, { bench: 'freshness', metric: `${label} p99`, unit: 'ms', value: p.updates.api.p99, baseline: { label: 'raw consumer', value: p.updates.raw.p99 }, ...limit, note: unseen(p.updates.missing) });
