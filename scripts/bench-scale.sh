@@ -7,15 +7,4 @@
 #   bash scripts/bench-scale.sh --events 50000 --workers 1,2,3,6
 # Results: bench-results/scale-<timestamp>.json; the table on stdout.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-bash scripts/ensure-prerequisites.sh
-
-# The bench code is outside the root tsconfig's include; check its types here so it cannot rot silently.
-npx tsc -p bench/tsconfig.json
-
-# Node options of the caller (e.g. a debugger) must not leak into the measured child processes.
-unset NODE_OPTIONS
-# The workers run from their bundles in dist/, as the image runs them.
-node scripts/build.mjs
-exec node --import tsx bench/scale.ts "$@"
+exec bash "$(dirname "$0")/bench-entry.sh" bench/scale.ts "$@"
