@@ -50,7 +50,8 @@ async function metricByLabel(name: string, label: string, sample?: string): Prom
 
 /** Every sample of a counter, summed over its labels. */
 async function metricTotal(name: string): Promise<number> {
-  return Object.values(await metricByLabel(name, 'suite')).reduce((a, b) => a + b, 0);
+  const metric = stack.registry.getSingleMetric(name);
+  return metric ? (await metric.get()).values.reduce((sum, v) => sum + v.value, 0) : 0;
 }
 
 /** Events of an integration in the hourly aggregate, which sums timeline inserts: a duplicate inserted again shows here. */
