@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evolveSession, mergeStates, sameState, sessionStatus, type SessionState } from '../../projections/sessions/session-state.js';
+import { canonicalIso, compareStamps, evolveSession, mergeStates, sameState, sessionStatus, type SessionState } from '../../projections/sessions/session-state.js';
 import { sessionRows } from '../../projections/sessions/sessions.projection.js';
 import { userSessionRows } from '../../projections/users/users.projection.js';
 import { sessionCounterDeltas } from '../../projections/stats/stats.projection.js';
@@ -79,6 +79,38 @@ describe('session state', () => {
     expect(sameState(state, { ...state, extra: undefined } as SessionState)).toBe(true);
     expect(sameState(state, null)).toBe(false);
     expect(sameState(null, null)).toBe(true);
+  });
+
+  it('orders times by instant, whether written canonically, with an offset, or without milliseconds', () => {
+    // Seeded instants from 2015 to 2030, each also written with an offset and (when whole) without a fraction.
+    let seed = 7;
+    const random = (): number => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const forms = (ms: number): string[] => {
+      const canonical = new Date(ms).toISOString();
+      const shifted = new Date(ms + 90 * 60_000).toISOString().replace('Z', '+01:30');
+      return [canonical, shifted, ...(ms % 1000 === 0 ? [canonical.replace('.000Z', 'Z')] : [])];
+    };
+    const instants = Array.from({ length: 200 }, (_, i) => Date.parse('2015-01-01T00:00:00Z') + Math.floor(random() * 15 * 365 * 86_400_000) - (i % 3 === 0 ? (i % 1000) : 0));
+    instants.push(instants[0]!, Date.parse('2026-01-01T00:00:00Z'));
+    for (const ms of instants) for (const form of forms(ms)) expect(canonicalIso(form)).toBe(new Date(ms).toISOString());
+    for (let i = 1; i < instants.length; i++) {
+      const [a, b] = [instants[i - 1]!, instants[i]!];
+      for (const x of forms(a)) {
+        for (const y of forms(b)) {
+          expect(Math.sign(compareStamps({ at: x, eventId: 'e' }, { at: y, eventId: 'e' })), `${x} vs ${y}`).toBe(Math.sign(a - b));
+        }
+      }
+    }
+  });
+
+  it('a stored state whose times are not canonical still merges by instant', () => {
+    const state = fold([started, scored])!;
+    const handWritten: SessionState = { ...state, createdAt: '2026-11-02T15:00:00+01:00', updatedAt: '2026-11-02T16:00:00+01:00' };
+    const merged = mergeStates(handWritten, state);
+    // 14:00Z is before the fold's 14:03:11.120Z; 15:00Z is after its last event.
+    expect(merged.createdAt).toBe('2026-11-02T15:00:00+01:00');
+    expect(merged.updatedAt).toBe('2026-11-02T16:00:00+01:00');
+    expect(mergeStates(state, handWritten).createdAt).toBe('2026-11-02T15:00:00+01:00');
   });
 
   it('keeps courses sorted and unique even when a stored state held them otherwise', () => {
