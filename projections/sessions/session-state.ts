@@ -1,3 +1,4 @@
+import { CANONICAL_ISO } from '../../schemas/events/envelope.js';
 import type { SessionEvent, SessionStatus } from '../../schemas/events/session-events.js';
 import { extractCourse } from '../courses/course-url.js';
 
@@ -33,14 +34,11 @@ export interface SessionState {
 export const MAX_COURSES_PER_SESSION = 16;
 
 /**
- * The shape toISOString writes for the years 0000-9999: `YYYY-MM-DDThh:mm:ss.sssZ`.
- * Two strings of this shape order as their instants do, so the fold compares
- * them as text: every time it keeps was written by canonicalIso, and parsing
- * both sides of every comparison was a tenth of its time.
+ * Orders two timestamps by instant: as text when both are canonical, parsed
+ * otherwise (a stored state written by hand). Every time the fold keeps was
+ * written by canonicalIso, and parsing both sides of every comparison was a
+ * tenth of its time.
  */
-const CANONICAL_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-/** Orders two timestamps by instant: as text when both are canonical, parsed otherwise (a stored state written by hand). */
 function compareIso(a: string, b: string): number {
   if (a === b) return 0;
   if (CANONICAL_ISO.test(a) && CANONICAL_ISO.test(b)) return a < b ? -1 : 1;

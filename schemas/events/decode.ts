@@ -1,5 +1,5 @@
 import { z } from 'zod/v4';
-import { EVENT_TYPES, MAX_CLOCK_SKEW_MS, OLDEST_ACCEPTED, SUPPORTED_VERSIONS, type EventType } from './envelope.js';
+import { CANONICAL_ISO, EVENT_TYPES, MAX_CLOCK_SKEW_MS, OLDEST_ACCEPTED, SUPPORTED_VERSIONS, type EventType } from './envelope.js';
 import { IntegrationEventSchema, type IntegrationEvent } from './integration-events.js';
 import { SessionEventSchema, type SessionEvent } from './session-events.js';
 
@@ -23,6 +23,8 @@ export type DecodeReason = (typeof DECODE_REASONS)[number];
 export type Decoded =
   | { ok: true; event: ContractEvent }
   | { ok: false; reason: DecodeReason; detail: string };
+
+const OLDEST_ACCEPTED_ISO = new Date(OLDEST_ACCEPTED).toISOString();
 
 /** Larger messages are refused before parsing: a pixel batch is a few KiB, a megabyte is abuse. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
@@ -84,7 +86,10 @@ export function decodeEvent(raw: Buffer | string | null | undefined, options: De
   const event = parsed.data;
 
   const now = options.now();
+  let latest: string | undefined;
   const outOfRange = (iso: string): boolean => {
+    // An activity batch carries a dozen timestamps or more, nearly always canonical: compared as text with the bounds.
+    if (CANONICAL_ISO.test(iso)) return iso > (latest ??= new Date(now + MAX_CLOCK_SKEW_MS).toISOString()) || iso < OLDEST_ACCEPTED_ISO;
     const at = Date.parse(iso);
     return at > now + MAX_CLOCK_SKEW_MS || at < OLDEST_ACCEPTED;
   };

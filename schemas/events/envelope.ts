@@ -20,6 +20,14 @@ const ISO_DATETIME = zod3.datetimeRegex({ offset: true, local: false, precision:
 export const TimestampSchema = z.string().regex(ISO_DATETIME, 'Invalid datetime');
 
 /**
+ * The form toISOString writes for the years 0000-9999, `YYYY-MM-DDThh:mm:ss.sssZ`.
+ * Two valid timestamps of this form order as their instants do, so the hot
+ * paths (the time window of every activity, the fold's comparisons) compare
+ * them as text and parse only timestamps in another form.
+ */
+export const CANONICAL_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/**
  * Events further than this from the projector's clock are rejected: a far-future
  * timestamp would pin a session's "latest" fields forever, an ancient one is a
  * replayed or forged event.

@@ -45,6 +45,30 @@ describe('event contract v1', () => {
     }
   });
 
+  it('accepts times up to a day ahead and from 2015 on, to the millisecond, whatever the form', () => {
+    // The window's edges in each accepted form: canonical, with an offset, without milliseconds.
+    const activity = sessionEventExamples.find((e) => e.type === 'session.activity')!;
+    const withTime = (at: string) => ({ ...activity, data: { activities: [{ kind: 'click', at }] } });
+    const cases: [string, boolean][] = [
+      ['2026-11-04T00:00:00.000Z', true],
+      ['2026-11-04T00:00:00.001Z', false],
+      ['2026-11-04T01:00:00.000+01:00', true],
+      ['2026-11-04T01:00:00.001+01:00', false],
+      ['2026-11-04T00:00:00Z', true],
+      ['2026-11-04T00:00:01Z', false],
+      ['2015-01-01T00:00:00.000Z', true],
+      ['2014-12-31T23:59:59.999Z', false],
+      ['2014-12-31T19:00:00.000-05:00', true],
+      ['2014-12-31T18:59:59.999-05:00', false],
+    ];
+    for (const [at, accepted] of cases) {
+      for (const event of [{ ...activity, occurredAt: at }, withTime(at)]) {
+        const decoded = decodeEvent(JSON.stringify(event), { now });
+        expect(decoded.ok ? 'accepted' : decoded.reason, at).toBe(accepted ? 'accepted' : 'timestamp_out_of_range');
+      }
+    }
+  });
+
   it('never throws, whatever the bytes', () => {
     for (let i = 0; i < 2_000; i++) {
       const bytes = Buffer.from(Array.from({ length: (i % 64) + 1 }, (_, j) => (i * 31 + j * 17) % 256));
