@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createBatchProjector } from '../projections/runtime/batch-projector.js';
 import type { SourceMessage } from '../projections/runtime/messages.js';
+import { sessionEventValues } from '../projections/session-events/session-events.projection.js';
+import { evolveSession, type SessionState } from '../projections/sessions/session-state.js';
 import type { ClickHouseGateway } from '../projections/store/clickhouse-gateway.js';
 import { PROJECTIONS } from '../projections/store/generations.js';
 import { projectionKeys } from '../projections/store/redis-keys.js';
@@ -13,6 +15,8 @@ import { createEmbeddedGateway } from '../services/clickhouse/embedded-driver.js
 import { createHttpGateway } from '../services/clickhouse/http-driver.js';
 import { migrate } from '../services/clickhouse/migrations.js';
 import { createRedis } from '../services/redis.js';
+import { decodeEvent, isSessionEvent } from '../schemas/events/decode.js';
+import type { SessionEvent } from '../schemas/events/session-events.js';
 import { createTrafficGenerator } from '../services/simulator/traffic.js';
 import { startClickHouseHttpEndpoint } from '../test/support/clickhouse-http-endpoint.js';
 import { buildBigIntegration } from './bulk.js';
@@ -22,7 +26,9 @@ import { log, task } from './progress.js';
 import { alignedTable, machine, round } from './results.js';
 
 /**
- * Where a batch's time goes, without Kafka: the batch projector runs in this
+ * Where a batch's time goes, without Kafka. First the projector's CPU-only
+ * steps per event (decode, fold, timeline rows and their encoding) against
+ * JSON.parse of the same bytes. Then the batch projector runs in this
  * process on a real redis-server and the embedded engine, over the same
  * deterministic batches twice: once on the embedded driver, once on the HTTP
  * driver against the test endpoint (same engine, in this process). Per
@@ -93,6 +99,57 @@ function buildBatches(): SourceMessage[][] {
   );
 }
 
+/**
+ * The batch's steps that are the projector's CPU alone, per event over the same
+ * messages (the median of seven passes), with JSON.parse of the same bytes as
+ * this run's floor: decoding can only approach it. What these cost is what
+ * bounds freshness, since a batch's size grows with the time spent on each event.
+ */
+function stepCosts(messages: readonly SourceMessage[]): { step: string; microsPerEvent: number }[] {
+  const now = Date.now;
+  const perEvent = (work: () => void): number => {
+    const ms: number[] = [];
+    for (let pass = 0; pass < 7; pass++) {
+      const started = performance.now();
+      work();
+      ms.push(performance.now() - started);
+    }
+    ms.sort((a, b) => a - b);
+    return round((ms[3]! * 1000) / messages.length, 2);
+  };
+  const events: SessionEvent[] = [];
+  const rows: unknown[][] = [];
+  return [
+    { step: 'JSON.parse (the floor)', microsPerEvent: perEvent(() => messages.forEach((m) => JSON.parse(m.value!.toString('utf8')))) },
+    {
+      step: 'decode and validate',
+      microsPerEvent: perEvent(() => {
+        events.length = 0;
+        for (const m of messages) {
+          const decoded = decodeEvent(m.value, { now, key: m.key?.toString('utf8') ?? null });
+          if (decoded.ok && isSessionEvent(decoded.event)) events.push(decoded.event);
+        }
+      }),
+    },
+    {
+      step: 'fold',
+      microsPerEvent: perEvent(() => {
+        const states = new Map<string, SessionState>();
+        for (const e of events) states.set(e.sessionId, evolveSession(states.get(e.sessionId) ?? null, e));
+      }),
+    },
+    {
+      step: 'timeline rows',
+      microsPerEvent: perEvent(() => {
+        rows.length = 0;
+        events.forEach((e, i) => rows.push(sessionEventValues(e, { partition: 0, offset: String(i) })));
+      }),
+    },
+    // As the client encodes a JSONCompactEachRow insert: one JSON text per row.
+    { step: 'timeline rows encoded', microsPerEvent: perEvent(() => rows.map((r) => `${JSON.stringify(r)}\n`).join('')) },
+  ];
+}
+
 interface DriverRun {
   eventsPerSecond: number;
   cpuMicrosPerEvent: number;
@@ -148,6 +205,8 @@ const redisServer = await startRedisServer();
 try {
   log(`batch cost: ${BATCHES} batches of ${SIZE} events, seed ${SEED}; ${JSON.stringify(machine())}`);
   const batches = buildBatches();
+  const steps = stepCosts(batches.flat());
+  process.stdout.write(`${alignedTable(['projector step (CPU only)', 'µs/event', 'vs JSON.parse'], steps.map(({ step, microsPerEvent }) => [step, String(microsPerEvent), `${round(microsPerEvent / steps[0]!.microsPerEvent, 2)}×`])).join('\n')}\n`);
   const runs: Partial<Record<Driver, DriverRun>> = {};
   for (const driver of DRIVERS) runs[driver] = await runDriver(driver, batches, redisServer.url, `cost-${driver}`);
   const { embedded, http } = runs;
@@ -164,7 +223,7 @@ try {
     }),
   ];
   process.stdout.write(`${alignedTable(['', 'embedded', 'http endpoint', 'ratio'], rows).join('\n')}\n`);
-  process.stdout.write(`${JSON.stringify({ batches: BATCHES, size: SIZE, seed: SEED, bigSessions: BIG_SESSIONS, bigEvents: BIG_EVENTS, embedded, http })}\n`);
+  process.stdout.write(`${JSON.stringify({ batches: BATCHES, size: SIZE, seed: SEED, bigSessions: BIG_SESSIONS, bigEvents: BIG_EVENTS, steps, embedded, http })}\n`);
 } finally {
   await redisServer.stop();
 }
