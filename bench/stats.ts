@@ -47,11 +47,17 @@ export interface HttpAnswer {
 /**
  * GET with node:http rather than fetch: less client overhead inside the timed span.
  * A kept-alive socket the server closed as idle just as it was reused fails with
- * a reset before any answer; that GET is sent once more on a fresh socket (the
- * race Node's documentation describes for `reusedSocket`), since it never reached
- * the server as a request.
+ * a reset before any answer (the race Node's documentation describes for
+ * `reusedSocket`); that GET never reached the server as a request, so it is sent
+ * again. Again more than once: after a burst the pool holds many sockets the
+ * server closes together, and a retry can draw another of them (a freshness
+ * pass on a loaded machine died of a "socket hang up" on one poll, with one
+ * retry). Each failed socket is destroyed, so the retries drain the stale ones;
+ * a reset of a fresh socket is an error.
  */
-export function httpGet(url: string, headers: Record<string, string> = {}, retried = false): Promise<HttpAnswer> {
+const REUSED_SOCKET_RETRIES = 3;
+
+export function httpGet(url: string, headers: Record<string, string> = {}, retries = REUSED_SOCKET_RETRIES): Promise<HttpAnswer> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'GET', agent, headers }, (res) => {
@@ -61,7 +67,7 @@ export function httpGet(url: string, headers: Record<string, string> = {}, retri
       res.on('error', reject);
     });
     req.on('error', (error: NodeJS.ErrnoException) => {
-      if (!retried && req.reusedSocket && error.code === 'ECONNRESET') resolve(httpGet(url, headers, true));
+      if (retries > 0 && req.reusedSocket && error.code === 'ECONNRESET') resolve(httpGet(url, headers, retries - 1));
       else reject(error);
     });
     req.end();
