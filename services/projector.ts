@@ -19,20 +19,25 @@ const port = Number(process.env.PROJECTOR_METRICS_PORT ?? 9464);
 
 /**
  * Fault injection for crash tests only: NOTAI_CRASH_AT=after-clickhouse:3 makes
- * the process SIGKILL itself right after the 3rd batch's ClickHouse write.
+ * the process SIGKILL itself right after the 3rd batch's ClickHouse write;
+ * NOTAI_CRASH_AT=after-sessions:1:SIGSTOP stops it there instead, as a frozen
+ * VM would, until the test sends SIGCONT.
  */
 function crashPoint(): { checkpoint?: (point: BatchCheckpoint) => void } {
   const spec = process.env.NOTAI_CRASH_AT;
   if (!spec) return {};
-  const [point, nth] = spec.split(':');
+  const [point, nth, signal = 'SIGKILL'] = spec.split(':');
+  if (signal !== 'SIGKILL' && signal !== 'SIGSTOP') throw new Error(`NOTAI_CRASH_AT: signal ${signal} is neither SIGKILL nor SIGSTOP`);
   let seen = 0;
   return {
     checkpoint: (reached) => {
       if (reached !== point) return;
       seen += 1;
-      if (seen >= Number(nth ?? 1)) {
-        logger.warn({ point, batch: seen }, 'crash injected (NOTAI_CRASH_AT)');
-        process.kill(process.pid, 'SIGKILL');
+      // A stopped process goes on where it stopped once continued: it freezes at that one batch only.
+      const due = signal === 'SIGSTOP' ? seen === Number(nth ?? 1) : seen >= Number(nth ?? 1);
+      if (due) {
+        logger.warn({ point, batch: seen, signal }, 'crash injected (NOTAI_CRASH_AT)');
+        process.kill(process.pid, signal);
       }
     },
   };

@@ -35,6 +35,18 @@ export interface BatchProjectorDeps {
 
 export type BatchCheckpoint = 'after-sessions' | 'after-clickhouse' | 'after-redis';
 
+/**
+ * Resolves while this worker still holds the batch's partitions; rejects once
+ * the consumer group has handed them on. A batch awaits it before each of its
+ * writes: a worker stalled past its session timeout (a frozen VM, a stopped
+ * process) must not finish a batch that the partitions' new owner replays as
+ * well, or the hourly view, fed by every timeline insert, counts it twice.
+ * Its rejection is passed on as it is, for the consumer to rejoin the group.
+ */
+export type OwnershipFence = () => Promise<void>;
+
+const NO_FENCE: OwnershipFence = async () => undefined;
+
 export interface BatchProjectorConfig {
   tables: TableNames;
   keys: RedisKeys;
@@ -95,7 +107,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
   const folds = anyFromSessions(writes);
   if (folds && !FOLD_STATE.every((p) => writes.has(p))) throw new Error(`a writer of ${[...writes].join(', ')} must also write the fold state (${FOLD_STATE.join(', ')})`);
 
-  return async function projectBatch(messages: readonly SourceMessage[]): Promise<BatchResult> {
+  return async function projectBatch(messages: readonly SourceMessage[], fence: OwnershipFence = NO_FENCE): Promise<BatchResult> {
     const result: BatchResult = {
       messages: messages.length,
       projected: {},
@@ -144,20 +156,26 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       lap('dead_letters');
     }
 
-    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems, lap, result.seenSessions);
+    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems, lap, result.seenSessions, fence);
     if (integrationEvents.length > 0 && writes.has('api-keys')) {
+      await fence();
       await guard('redis', () => applyIntegrationEvents(deps.redis, keys, integrationEvents));
       lap('redis');
     }
     return result;
   };
 
-  async function projectSessions(items: readonly SessionItem[], lap: (stage: BatchStage) => void, seenSessions: BatchResult['seenSessions']): Promise<number> {
+  async function projectSessions(
+    items: readonly SessionItem[],
+    lap: (stage: BatchStage) => void,
+    seenSessions: BatchResult['seenSessions'],
+    fence: OwnershipFence,
+  ): Promise<number> {
     const refsByKey = new Map<string, SessionRef>();
     for (const { event, session } of items) if (!refsByKey.has(session)) refsByKey.set(session, { integrationId: event.integrationId, sessionId: event.sessionId });
     const lease = memo.lease([...refsByKey.keys()]);
     try {
-      return await projectLeased(items, [...refsByKey.values()], lease, lap, seenSessions);
+      return await projectLeased(items, [...refsByKey.values()], lease, lap, seenSessions, fence);
     } finally {
       memo.release(lease);
     }
@@ -169,6 +187,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     lease: MemoLease,
     lap: (stage: BatchStage) => void,
     seenSessions: BatchResult['seenSessions'],
+    fence: OwnershipFence,
   ): Promise<number> {
     const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
@@ -242,10 +261,12 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       if (writes.has('courses')) courseRows.push(...courseSessionRows(state, version));
     }
     lap('fold');
+    // This order is what lets new sessions skip the seen lookup: see `known` above.
+    await fence();
+    await guard('clickhouse', () => deps.clickhouse.insert(tables.sessions, sessionTableRows));
+    deps.checkpoint?.('after-sessions');
+    await fence();
     await guard('clickhouse', async () => {
-      // This order is what lets new sessions skip the seen lookup: see `known` above.
-      await deps.clickhouse.insert(tables.sessions, sessionTableRows);
-      deps.checkpoint?.('after-sessions');
       // The rest depend on nothing but the sessions rows: a server runs them side by side. All of them
       // settle before a failure is raised, so a retry never races an insert of this attempt still in flight
       // (its seen-lookup must find every timeline row that did land).
@@ -261,6 +282,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     deps.checkpoint?.('after-clickhouse');
     // Then Redis, one atomic script per integration.
     const rev = `${version}.${writer}`;
+    await fence();
     await guard('redis', () => applyRedis(items, next, redisDocs, changed, seen, rev));
     lap('redis');
     deps.checkpoint?.('after-redis');

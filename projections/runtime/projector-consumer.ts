@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { FlushGrouper, type FlushLimits } from './flush-group.js';
 import { SinkError, type SourceMessage } from './messages.js';
 import type { ProjectorMetrics } from './metrics.js';
-import type { ProjectBatch } from './batch-projector.js';
+import type { OwnershipFence, ProjectBatch } from './batch-projector.js';
 
 export interface ProjectorConsumerConfig extends FlushLimits {
   groupId: string;
@@ -46,6 +46,23 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const HEARTBEAT_EVERY_MS = 2_000;
 
 /**
+ * The group refused this member's heartbeat in the middle of a batch: its
+ * partitions may have moved, so the batch was abandoned before its next write.
+ * It carries the broker's error type (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
+ * UNKNOWN_MEMBER_ID...), which is what kafkajs reads to rejoin the group rather
+ * than crash the consumer.
+ */
+export class OwnershipLostError extends Error {
+  override readonly name = 'OwnershipLostError';
+  readonly type: string | undefined;
+
+  constructor(cause: unknown) {
+    super(`partitions may have moved during the batch: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.type = (cause as { type?: unknown } | null)?.type === undefined ? undefined : String((cause as { type: unknown }).type);
+  }
+}
+
+/**
  * The projector's Kafka side: a consumer group whose members share the
  * partitions. Offsets are committed per partition only after the batch holding
  * them was accepted by ClickHouse and Redis; a sink outage holds the batch and
@@ -58,11 +75,26 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
   let joined = false;
   let healthy = true;
 
+  /**
+   * A heartbeat of the batch's eachBatch call, its errors kept: kafkajs sends one only when none succeeded
+   * within the heartbeat interval, so a batch that runs in step pays nothing, and a worker that stalled
+   * longer than that learns from the broker whether it is still a member before it writes.
+   */
+  let heartbeat: (() => Promise<void>) | null = null;
+  const fence: OwnershipFence = async () => {
+    try {
+      await heartbeat?.();
+    } catch (error) {
+      deps.onOwnershipChange?.();
+      throw new OwnershipLostError(error);
+    }
+  };
+
   async function flushWithRetry(messages: SourceMessage[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        const result = await deps.projectBatch(messages);
+        const result = await deps.projectBatch(messages, fence);
         const tookMs = performance.now() - started;
         metrics.batchSize.observe(messages.length);
         metrics.batchDuration.observe(tookMs / 1000);
@@ -79,6 +111,11 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
         healthy = true;
         return;
       } catch (error) {
+        if (error instanceof OwnershipLostError) {
+          // Nothing more of it is written; whoever holds the partitions now replays it from their last commit.
+          logger.warn({ err: error, messages: messages.length }, 'batch abandoned: the group moved on while it ran');
+          throw error;
+        }
         const retriable = error instanceof SinkError ? error.retriable : false;
         const sink = error instanceof SinkError ? error.sink : 'unknown';
         metrics.sinkFailures.inc({ sink, retriable: String(retriable) });
@@ -130,6 +167,8 @@ export function createProjectorConsumer(config: ProjectorConsumerConfig, deps: P
   async function projectFetch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
+    // Every eachBatch call's heartbeat goes to the same group membership: the latest one serves every flush.
+    heartbeat = payload.heartbeat;
     const limit = config.stopAt?.get(`${batch.topic}:${batch.partition}`);
     const inRange = limit === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) < limit);
     if (inRange.length < batch.messages.length) {

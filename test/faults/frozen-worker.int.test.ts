@@ -1,0 +1,107 @@
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/poll.js';
+import { startProjectorProcess, type ProjectorProcess } from '../support/projector-process.js';
+import { startStack, type TestStack } from '../support/stack.js';
+import {
+  committedTotal,
+  discrepancies,
+  expectedView,
+  faultTraffic,
+  groupSettled,
+  printScenarioTable,
+  projectorEnv,
+  publishAll,
+  startHttpClickHouse,
+  waitDrained,
+  type HttpClickHouse,
+  type ScenarioRow,
+} from './fault-support.js';
+
+/**
+ * A worker that stalls longer than its session timeout in the middle of a
+ * batch (a frozen VM; here a real SIGSTOP) loses its partitions to another
+ * member, which replays the batch from the last commit. When the stalled
+ * worker wakes it must not finish that batch: its timeline insert would land
+ * a second time, and the hourly view, fed by every insert, would count it
+ * twice. It learns from the broker that the group moved on, abandons the
+ * batch, and rejoins.
+ */
+
+const EVENTS = 2_000;
+const PARTITIONS = 3;
+const SESSION_TIMEOUT_MS = '6000';
+const IDS = ['int_fz_a', 'int_fz_b'];
+let clickhouse: HttpClickHouse;
+let stack: TestStack;
+const rows: ScenarioRow[] = [];
+
+/** Linux's view of a process: `T` once SIGSTOP has taken effect. */
+async function processState(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '?';
+}
+
+describe('a worker frozen mid-batch past its session timeout (projector child processes)', () => {
+  beforeAll(async () => {
+    clickhouse = await startHttpClickHouse();
+    stack = await startStack({ name: 'frozen', clickhouse: clickhouse.stackOption(), env: { KAFKA_TOPIC_PARTITIONS: String(PARTITIONS) } });
+  });
+  afterAll(async () => {
+    printScenarioTable('frozen worker', rows);
+    await stack?.stop();
+    await clickhouse?.stop();
+  });
+
+  it('wakes after its partitions moved and writes nothing more of its batch: exact totals', async () => {
+    const topic = stack.config.kafka.topics.sessions;
+    const groupId = stack.config.kafka.groupId;
+    const traffic = faultTraffic(8301, IDS, EVENTS);
+    await publishAll(stack, traffic.published);
+    const logs = await mkdtemp(join(tmpdir(), 'notai-frozen-'));
+    const workers: ProjectorProcess[] = [];
+    const spawn = async (name: string, extra: Record<string, string> = {}): Promise<ProjectorProcess> => {
+      const env = projectorEnv(stack, clickhouse.endpoint.url, groupId, { KAFKA_CLIENT_ID: name, KAFKA_SESSION_TIMEOUT_MS: SESSION_TIMEOUT_MS, BATCH_MAX_ROWS: '300', ...extra });
+      const child = await startProjectorProcess({ env, logFile: join(logs, `${name}.log`) });
+      workers.push(child);
+      return child;
+    };
+    try {
+      // Frozen right after the sessions rows of its third batch, before that batch's timeline insert.
+      const frozen = await spawn('worker-1', { NOTAI_CRASH_AT: 'after-sessions:3:SIGSTOP' });
+      await eventually(() => processState(frozen.pid!), { until: (state) => state === 'T', timeoutMs: 60_000, intervalMs: 50, what: 'worker-1 to stop mid-batch' });
+      const committedWhenFrozen = await committedTotal(stack.admin, groupId, topic);
+
+      const successor = await spawn('worker-2');
+      await successor.waitReady();
+      await groupSettled(stack.admin, groupId, topic, PARTITIONS, ['worker-2'], "worker-1's session expired, worker-2 holds every partition", 60_000);
+      const expected = expectedView(traffic.events);
+      expect(await waitDrained(stack, groupId, IDS)).toEqual(expected);
+
+      frozen.kill('SIGCONT');
+      await groupSettled(stack.admin, groupId, topic, PARTITIONS, ['worker-1', 'worker-2'], 'worker-1 back in the group', 60_000);
+      const log = await frozen.tail(100_000);
+      expect(log).toContain('batch abandoned: the group moved on while it ran');
+      // What worker-1 held when it stopped was written once, by worker-2, and stays that way.
+      const view = await waitDrained(stack, groupId, IDS);
+      const { lost, doubleCounted } = discrepancies(expected, view);
+      rows.push({ scenario: 'SIGSTOP mid-batch, SIGCONT after the handover', produced: traffic.published.length, faults: `frozen with ${committedWhenFrozen} committed`, lost, doubleCounted, recoverMs: 0 });
+      expect(view).toEqual(expected);
+      expect(doubleCounted).toBe(0);
+      expect(await frozen.stop()).toEqual({ code: 0, signal: null });
+      expect(await successor.stop()).toEqual({ code: 0, signal: null });
+    } catch (error) {
+      for (const child of workers) console.log(`--- pid ${child.pid} log tail ---\n${await child.tail(60)}`);
+      throw error;
+    } finally {
+      for (const child of workers) {
+        if (child.exitInfo()) continue;
+        child.kill('SIGCONT');
+        await child.stop(5_000);
+      }
+      await rm(logs, { recursive: true, force: true });
+    }
+  });
+});
