@@ -71,6 +71,14 @@ interface SessionItem {
   hash: number;
 }
 
+/** What every step of one batch shares: its stage clock, its seen-lookup tally, and its ownership fence. */
+interface BatchRun {
+  /** Closes the stage running since the last mark. */
+  lap: (stage: BatchStage) => void;
+  seenSessions: BatchResult['seenSessions'];
+  fence: OwnershipFence;
+}
+
 /** Versions must grow across writes even when the clock does not (two batches in one millisecond). */
 function versionClock(now: () => number): () => number {
   let last = 0;
@@ -118,7 +126,6 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       seenSessions: { memo: 0, clickhouse: 0 },
     };
     let mark = performance.now();
-    /** Closes the stage running since the last mark. */
     const lap = (stage: BatchStage): void => {
       const now = performance.now();
       result.stageMs[stage] = (result.stageMs[stage] ?? 0) + (now - mark);
@@ -156,7 +163,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       lap('dead_letters');
     }
 
-    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems, lap, result.seenSessions, fence);
+    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems, { lap, seenSessions: result.seenSessions, fence });
     if (integrationEvents.length > 0 && writes.has('api-keys')) {
       await fence();
       await guard('redis', () => applyIntegrationEvents(deps.redis, keys, integrationEvents));
@@ -165,30 +172,18 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     return result;
   };
 
-  async function projectSessions(
-    items: readonly SessionItem[],
-    lap: (stage: BatchStage) => void,
-    seenSessions: BatchResult['seenSessions'],
-    fence: OwnershipFence,
-  ): Promise<number> {
+  async function projectSessions(items: readonly SessionItem[], run: BatchRun): Promise<number> {
     const refsByKey = new Map<string, SessionRef>();
     for (const { event, session } of items) if (!refsByKey.has(session)) refsByKey.set(session, { integrationId: event.integrationId, sessionId: event.sessionId });
     const lease = memo.lease([...refsByKey.keys()]);
     try {
-      return await projectLeased(items, [...refsByKey.values()], lease, lap, seenSessions, fence);
+      return await projectLeased(items, [...refsByKey.values()], lease, run);
     } finally {
       memo.release(lease);
     }
   }
 
-  async function projectLeased(
-    items: readonly SessionItem[],
-    refs: readonly SessionRef[],
-    lease: MemoLease,
-    lap: (stage: BatchStage) => void,
-    seenSessions: BatchResult['seenSessions'],
-    fence: OwnershipFence,
-  ): Promise<number> {
+  async function projectLeased(items: readonly SessionItem[], refs: readonly SessionRef[], lease: MemoLease, { lap, seenSessions, fence }: BatchRun): Promise<number> {
     const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
     const known = refs.filter((r) => redisDocs.has(refKey(r)));
