@@ -58,7 +58,8 @@ export class OwnershipLostError extends Error {
 
   constructor(cause: unknown) {
     super(`partitions may have moved during the batch: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.type = (cause as { type?: unknown } | null)?.type === undefined ? undefined : String((cause as { type: unknown }).type);
+    const type = (cause as { type?: unknown } | null)?.type;
+    this.type = typeof type === 'string' ? type : undefined;
   }
 }
 

@@ -30,7 +30,6 @@ const OLDEST_ACCEPTED_ISO = new Date(OLDEST_ACCEPTED).toISOString();
 const acceptsSessionEvent = compileAcceptor(SessionEventSchema);
 const acceptsIntegrationEvent = compileAcceptor(IntegrationEventSchema);
 
-
 /** Larger messages are refused before parsing: a pixel batch is a few KiB, a megabyte is abuse. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
