@@ -26,15 +26,16 @@ const port = Number(process.env.PROJECTOR_METRICS_PORT ?? 9464);
 function crashPoint(): { checkpoint?: (point: BatchCheckpoint) => void } {
   const spec = process.env.NOTAI_CRASH_AT;
   if (!spec) return {};
-  const [point, nth, signal = 'SIGKILL'] = spec.split(':');
+  const [point, nth = '1', signal = 'SIGKILL'] = spec.split(':');
   if (signal !== 'SIGKILL' && signal !== 'SIGSTOP') throw new Error(`NOTAI_CRASH_AT: signal ${signal} is neither SIGKILL nor SIGSTOP`);
+  const batch = Number(nth);
   let seen = 0;
   return {
     checkpoint: (reached) => {
       if (reached !== point) return;
       seen += 1;
       // A stopped process goes on where it stopped once continued: it freezes at that one batch only.
-      const due = signal === 'SIGSTOP' ? seen === Number(nth ?? 1) : seen >= Number(nth ?? 1);
+      const due = signal === 'SIGSTOP' ? seen === batch : seen >= batch;
       if (due) {
         logger.warn({ point, batch: seen, signal }, 'crash injected (NOTAI_CRASH_AT)');
         process.kill(process.pid, signal);
