@@ -59,7 +59,20 @@ function engineSummary(header: string | string[] | undefined): { ms: number; rea
   }
 }
 
-export async function startClickHouseMeter(target: string, options: { port?: number } = {}): Promise<ClickHouseMeter> {
+/** One statement the client waited on for at least `slowMs`: whether it was slow itself (engineMs) or queued behind others. */
+export interface SlowStatement {
+  at: string;
+  kind: string;
+  ms: number;
+  engineMs: number;
+  rowsRead: number;
+  rowsWritten: number;
+}
+
+export async function startClickHouseMeter(
+  target: string,
+  options: { port?: number; slowMs?: number; onSlow?: (statement: SlowStatement) => void } = {},
+): Promise<ClickHouseMeter> {
   const upstream = new URL(target);
   // Idle sockets close here (5 s) before the endpoint closes them (10 s): reusing one the endpoint had just
   // closed failed a statement with "socket hang up", answered 502, which the API served as a 500.
@@ -88,6 +101,9 @@ export async function startClickHouseMeter(target: string, options: { port?: num
           answer.on('end', () => {
             const ms = performance.now() - started;
             const engine = engineSummary(answer.headers['x-clickhouse-summary']);
+            if (options.onSlow && ms >= (options.slowMs ?? Number.POSITIVE_INFINITY)) {
+              options.onSlow({ at: new Date().toISOString(), kind, ms: Math.round(ms), engineMs: Math.round(engine.ms), rowsRead: engine.read, rowsWritten: engine.written });
+            }
             const t = totals.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0, engineMs: 0, rowsRead: 0, rowsWritten: 0 };
             totals.set(kind, {
               count: t.count + 1,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { freePort } from '../../provision/free-port.js';
 import { assertAlive, REPO_ROOT, spawnChild, type Child } from '../children.js';
+import type { StatementTotals } from '../clickhouse-meter.js';
 import { addFigure, authHeaders, type BenchContext } from '../context.js';
 import { describeCpu, measureCpu, measureMachine, type CpuShare } from '../cpu.js';
 import { BIG_INTEGRATION, nextMessage, sessionsPerSecondFor } from '../dataset.js';
@@ -80,6 +81,11 @@ interface Pass {
    * sent and when seen, and the raw consumer reads on it: its lag is in every latency of the pass.
    */
   harnessLoopDelay: { p50: number; p99: number; max: number };
+  /**
+   * The statements the engine served during the pass, by kind (the projectors', the API's, the probes'
+   * lookups): the engine runs one at a time, so a slow one delays every write queued behind it.
+   */
+  clickhouse: Record<string, StatementTotals>;
 }
 
 /** Probes of the open pass by session id; the raw consumer marks them as it reads. */
@@ -217,6 +223,7 @@ async function pass(ctx: BenchContext, rate: number, seconds: number, seed: numb
   const machine = await measureMachine();
   const cpu = await measureCpu({ projector: ctx.projector?.pid, ...Object.fromEntries(extraWorkers.map((w) => [w.name, w.pid])), api: api.child.pid, ...env.servicePids() });
   const before = ctx.projectorMetricsUrl ? await projectorStats(ctx.projectorMetricsUrl) : null;
+  await env.clickhouseMeter.take();
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   loopDelay.enable();
 
@@ -286,8 +293,9 @@ async function pass(ctx: BenchContext, rate: number, seconds: number, seed: numb
   const harnessLoopDelay = { p50: late(loopDelay.percentile(50)), p99: late(loopDelay.percentile(99)), max: late(loopDelay.max) };
   const share = await cpu();
   const machineCoresBusy = await machine();
+  const clickhouse = await env.clickhouseMeter.take();
   const projectorBatches = ctx.projectorMetricsUrl ? batchesBetween(before, await projectorStats(ctx.projectorMetricsUrl)) : null;
-  const result: Pass = { rate, achieved, updates: stats(all, 'update', started), newSessions: stats(all, 'new', started), projectorBatches, cpu: share, machineCoresBusy, harnessLoopDelay };
+  const result: Pass = { rate, achieved, updates: stats(all, 'update', started), newSessions: stats(all, 'new', started), projectorBatches, cpu: share, machineCoresBusy, harnessLoopDelay, clickhouse };
   const missing = result.updates.missing + result.newSessions.missing;
   progress.done(`${achieved} events/s achieved; p99 ${result.updates.api.p99} ms${missing ? `, ${missing} probes never visible` : ''}`);
   return result;
@@ -318,7 +326,9 @@ function figures(ctx: BenchContext, p: Pass, label: string, target: boolean): vo
   const note = `${p.updates.probes} probes, ${p.achieved} events/s achieved${batches}; cores busy: ${describeCpu(p.cpu)}${p.machineCoresBusy === null ? '' : ` (the whole machine: ${p.machineCoresBusy} of ${cpus().length})`}; harness event loop late p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms`;
   const limit = target ? { target: { on: 'value' as const, op: '<=' as const, limit: 1_000 } } : {};
   addFigure(ctx, { bench: 'freshness', metric: `${label} p50`, unit: 'ms', value: p.updates.api.p50, baseline: { label: 'raw consumer', value: p.updates.raw.p50 }, note });
-  addFigure(ctx, { bench: 'freshness', metric: `${label} p99`, unit: 'ms', value: p.updates.api.p99, baseline: { label: 'raw consumer', value: p.updates.raw.p99 }, ...limit, note: unseen(p.updates.missing) });
+  const [slowestKind, slowest] = Object.entries(p.clickhouse).reduce<[string, StatementTotals | null]>((a, [kind, t]) => (t.maxMs > (a[1]?.maxMs ?? -1) ? [kind, t] : a), ['', null]);
+  const engine = slowest ? `; slowest ClickHouse statement ${slowest.maxMs} ms (${slowestKind}, mean ${slowest.meanMs} ms)` : '';
+  addFigure(ctx, { bench: 'freshness', metric: `${label} p99`, unit: 'ms', value: p.updates.api.p99, baseline: { label: 'raw consumer', value: p.updates.raw.p99 }, ...limit, note: unseen(p.updates.missing) + engine });
   addFigure(ctx, {
     bench: 'freshness',
     metric: `${label} new-session p99`,
@@ -415,6 +425,7 @@ export async function runFreshness(ctx: BenchContext): Promise<void> {
     `and ~${NEW_PROBES_PER_SECOND}/s new sessions (visible when GET answers 200; each miss falls through to a ClickHouse lookup, hence few and polled every ${NEW_POLL_MS} ms). ` +
     `Latency = from handing the probe's batch to the producer until GET /v1/sessions/{id} shows it, polled every ${POLL_MS} ms (updates) or 5% of the time waited, whichever is longer. ` +
     `A probe not visible within ${PROBE_TIMEOUT_MS / 1000} s counts as ${PROBE_TIMEOUT_MS / 1000} s, so a percentile that reaches such probes is a lower bound. ` +
+    `Each pass records the statements the engine served meanwhile, by kind (count, mean, max, the engine's own time), and the engine's child log lists every statement a client waited on for 250 ms or more. ` +
     `Baseline: the same probes seen by a plain kafkajs consumer. Afterwards the harness waits for the projector to drain any backlog (${drainSeconds} s).` +
     (workers > 1 ? ` Last, the stated rate again with ${workers} projector workers in the group, as compose deploys them (batch figures of that pass are worker 1's).` : '');
 }
