@@ -326,7 +326,7 @@ function figures(ctx: BenchContext, p: Pass, label: string, target: boolean): vo
   const note = `${p.updates.probes} probes, ${p.achieved} events/s achieved${batches}; cores busy: ${describeCpu(p.cpu)}${p.machineCoresBusy === null ? '' : ` (the whole machine: ${p.machineCoresBusy} of ${cpus().length})`}; harness event loop late p50 ${lag.p50} ms, p99 ${lag.p99} ms, max ${lag.max} ms`;
   const limit = target ? { target: { on: 'value' as const, op: '<=' as const, limit: 1_000 } } : {};
   addFigure(ctx, { bench: 'freshness', metric: `${label} p50`, unit: 'ms', value: p.updates.api.p50, baseline: { label: 'raw consumer', value: p.updates.raw.p50 }, note });
-  const [slowestKind, slowest] = Object.entries(p.clickhouse).reduce<[string, StatementTotals | null]>((a, [kind, t]) => (t.maxMs > (a[1]?.maxMs ?? -1) ? [kind, t] : a), ['', null]);
+  const [slowestKind, slowest] = Object.entries(p.clickhouse).sort(([, a], [, b]) => b.maxMs - a.maxMs)[0] ?? [];
   const engine = slowest ? `; slowest ClickHouse statement ${slowest.maxMs} ms (${slowestKind}, mean ${slowest.meanMs} ms)` : '';
   addFigure(ctx, { bench: 'freshness', metric: `${label} p99`, unit: 'ms', value: p.updates.api.p99, baseline: { label: 'raw consumer', value: p.updates.raw.p99 }, ...limit, note: unseen(p.updates.missing) + engine });
   addFigure(ctx, {
