@@ -59,7 +59,7 @@ function engineSummary(header: string | string[] | undefined): { ms: number; rea
   }
 }
 
-/** One statement the client waited on for at least `slowMs`: whether it was slow itself (engineMs) or queued behind others. */
+/** One statement the client waited on for at least `slow.atLeastMs`: whether it was slow itself (engineMs) or queued behind others. */
 export interface SlowStatement {
   at: string;
   kind: string;
@@ -71,7 +71,7 @@ export interface SlowStatement {
 
 export async function startClickHouseMeter(
   target: string,
-  options: { port?: number; slowMs?: number; onSlow?: (statement: SlowStatement) => void } = {},
+  options: { port?: number; slow?: { atLeastMs: number; report: (statement: SlowStatement) => void } } = {},
 ): Promise<ClickHouseMeter> {
   const upstream = new URL(target);
   // Idle sockets close here (5 s) before the endpoint closes them (10 s): reusing one the endpoint had just
@@ -101,8 +101,8 @@ export async function startClickHouseMeter(
           answer.on('end', () => {
             const ms = performance.now() - started;
             const engine = engineSummary(answer.headers['x-clickhouse-summary']);
-            if (options.onSlow && ms >= (options.slowMs ?? Number.POSITIVE_INFINITY)) {
-              options.onSlow({ at: new Date().toISOString(), kind, ms: Math.round(ms), engineMs: Math.round(engine.ms), rowsRead: engine.read, rowsWritten: engine.written });
+            if (options.slow && ms >= options.slow.atLeastMs) {
+              options.slow.report({ at: new Date().toISOString(), kind, ms: Math.round(ms), engineMs: Math.round(engine.ms), rowsRead: engine.read, rowsWritten: engine.written });
             }
             const t = totals.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0, engineMs: 0, rowsRead: 0, rowsWritten: 0 };
             totals.set(kind, {

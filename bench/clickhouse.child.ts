@@ -16,7 +16,7 @@ if (!path || !Number.isInteger(port) || port <= 0) throw new Error('BENCH_CLICKH
 const endpoint = await startClickHouseHttpEndpoint({ path });
 // Statements a client waited on for a quarter of a second or more, one JSON line each in the child's log:
 // what a freshness tail waited behind, for a post-mortem (BENCH_KEEP_DIR=1).
-const meter = await startClickHouseMeter(endpoint.url, { port, slowMs: 250, onSlow: (statement) => console.log(JSON.stringify(statement)) });
+const meter = await startClickHouseMeter(endpoint.url, { port, slow: { atLeastMs: 250, report: (statement) => console.log(JSON.stringify(statement)) } });
 console.log(`clickhouse at ${endpoint.url}, metered at ${meter.url}`);
 
 let stopping = false;
