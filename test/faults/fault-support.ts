@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { AssignerProtocol, Partitioners, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { loadStats } from '../../projections/stats/stats.queries.js';
@@ -16,7 +17,7 @@ import { expectedTotals } from '../../services/simulator/totals.js';
 import { createTrafficGenerator } from '../../services/simulator/traffic.js';
 import { startClickHouseHttpEndpoint, type ClickHouseHttpEndpoint } from '../support/clickhouse-http-endpoint.js';
 import { eventually } from '../support/poll.js';
-import type { TestStack } from '../support/stack.js';
+import { startStack, type TestStack } from '../support/stack.js';
 
 
 /** A ClickHouse HTTP endpoint over an embedded engine in this process: children reach it as they would a server. */
@@ -41,6 +42,33 @@ export async function startHttpClickHouse(): Promise<HttpClickHouse> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** What a suite of projector child processes runs against; its fields are set once the suite's beforeAll has run. */
+export interface ChildProcessSuite {
+  clickhouse: HttpClickHouse;
+  stack: TestStack;
+  /** The suite's scenario rows, printed as one table after its tests. */
+  rows: ScenarioRow[];
+}
+
+/**
+ * Registers a suite's lifecycle: before its tests an HTTP ClickHouse (children
+ * reach it as a server) and a stack whose topic has `partitions` partitions;
+ * after them, the scenario table under `title`, then both stopped.
+ */
+export function childProcessSuite(name: string, title: string, partitions: number): ChildProcessSuite {
+  const suite = { rows: [] as ScenarioRow[] } as ChildProcessSuite;
+  beforeAll(async () => {
+    suite.clickhouse = await startHttpClickHouse();
+    suite.stack = await startStack({ name, clickhouse: suite.clickhouse.stackOption(), env: { KAFKA_TOPIC_PARTITIONS: String(partitions) } });
+  });
+  afterAll(async () => {
+    printScenarioTable(title, suite.rows);
+    await suite.stack?.stop();
+    await suite.clickhouse?.stop();
+  });
+  return suite;
 }
 
 export interface FaultTraffic {

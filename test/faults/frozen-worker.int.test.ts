@@ -1,24 +1,20 @@
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/poll.js';
 import { startProjectorProcess, type ProjectorProcess } from '../support/projector-process.js';
-import { startStack, type TestStack } from '../support/stack.js';
 import {
+  childProcessSuite,
   committedTotal,
   discrepancies,
   expectedView,
   faultTraffic,
   groupMembers,
   groupSettled,
-  printScenarioTable,
   projectorEnv,
   publishAll,
-  startHttpClickHouse,
   waitDrained,
-  type HttpClickHouse,
-  type ScenarioRow,
 } from './fault-support.js';
 
 /**
@@ -37,9 +33,6 @@ const EVENTS = 2_000;
 const PARTITIONS = 1;
 const SESSION_TIMEOUT_MS = '6000';
 const IDS = ['int_fz_a', 'int_fz_b'];
-let clickhouse: HttpClickHouse;
-let stack: TestStack;
-const rows: ScenarioRow[] = [];
 
 /** Linux's view of a process: `T` once SIGSTOP has taken effect. */
 async function processState(pid: number): Promise<string> {
@@ -48,17 +41,10 @@ async function processState(pid: number): Promise<string> {
 }
 
 describe('a worker frozen mid-batch past its session timeout (projector child processes)', () => {
-  beforeAll(async () => {
-    clickhouse = await startHttpClickHouse();
-    stack = await startStack({ name: 'frozen', clickhouse: clickhouse.stackOption(), env: { KAFKA_TOPIC_PARTITIONS: String(PARTITIONS) } });
-  });
-  afterAll(async () => {
-    printScenarioTable('frozen worker', rows);
-    await stack?.stop();
-    await clickhouse?.stop();
-  });
+  const suite = childProcessSuite('frozen', 'frozen worker', PARTITIONS);
 
   it('wakes after its partitions moved and writes nothing more of its batch: exact totals', async () => {
+    const { clickhouse, stack, rows } = suite;
     const topic = stack.config.kafka.topics.sessions;
     const groupId = stack.config.kafka.groupId;
     const traffic = faultTraffic(8301, IDS, EVENTS);

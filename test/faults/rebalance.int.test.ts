@@ -2,24 +2,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/poll.js';
 import { startProjectorProcess, type ProjectorProcess } from '../support/projector-process.js';
-import { startStack, type TestStack } from '../support/stack.js';
 import {
+  childProcessSuite,
   chunked,
   committedTotal,
   discrepancies,
   expectedView,
   faultTraffic,
   groupSettled,
-  printScenarioTable,
   projectorEnv,
   scrapeMetric,
-  startHttpClickHouse,
   waitDrained,
-  type HttpClickHouse,
-  type ScenarioRow,
 } from './fault-support.js';
 
 /**
@@ -40,22 +36,12 @@ const RESERVE = 20;
 /** A killed member's partitions move after this long (the config's minimum). */
 const SESSION_TIMEOUT_MS = '6000';
 const IDS = ['int_rb_a', 'int_rb_b', 'int_rb_c'];
-let clickhouse: HttpClickHouse;
-let stack: TestStack;
-const rows: ScenarioRow[] = [];
 
 describe('consumer-group rebalances under traffic (projector child processes)', () => {
-  beforeAll(async () => {
-    clickhouse = await startHttpClickHouse();
-    stack = await startStack({ name: 'rebalance', clickhouse: clickhouse.stackOption(), env: { KAFKA_TOPIC_PARTITIONS: String(PARTITIONS) } });
-  });
-  afterAll(async () => {
-    printScenarioTable('consumer-group rebalances', rows);
-    await stack?.stop();
-    await clickhouse?.stop();
-  });
+  const suite = childProcessSuite('rebalance', 'consumer-group rebalances', PARTITIONS);
 
   it('2 workers join, 1 leaves on SIGTERM, 1 is SIGKILLed, all while publishing: exact totals', async () => {
+    const { clickhouse, stack, rows } = suite;
     const topic = stack.config.kafka.topics.sessions;
     const groupId = stack.config.kafka.groupId;
     const traffic = faultTraffic(7201, IDS, EVENTS);
