@@ -1,6 +1,6 @@
 import type { Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { createBatchProjector, type BatchCheckpoint } from '../projections/runtime/batch-projector.js';
+import { createBatchProjector, type CheckpointHook } from '../projections/runtime/batch-projector.js';
 import { createDeadLetterPublisher } from '../projections/runtime/dead-letters.js';
 import { createProjectorMetrics } from '../projections/runtime/metrics.js';
 import { createProjectorConsumer } from '../projections/runtime/projector-consumer.js';
@@ -49,7 +49,7 @@ export function createProjectorWorker(
     registry: Registry;
     logger: Logger;
     now: () => number;
-    checkpoint?: (point: BatchCheckpoint) => void;
+    checkpoint?: CheckpointHook;
   },
   options: ProjectorWorkerOptions,
 ): ProjectorWorker {

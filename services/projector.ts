@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { loadConfig } from './config.js';
 import { runComponents, type Component } from './lifecycle.js';
 import { createLogger } from './logger.js';
-import type { BatchCheckpoint } from '../projections/runtime/batch-projector.js';
+import { BATCH_CHECKPOINTS, type BatchCheckpoint, type CheckpointHook } from '../projections/runtime/batch-projector.js';
 import { liveProjector } from './generation-follower.js';
 import { createRuntime } from './runtime.js';
 
@@ -18,28 +18,30 @@ const worker = liveProjector(config, { ...runtime, now: Date.now, ...crashPoint(
 const port = Number(process.env.PROJECTOR_METRICS_PORT ?? 9464);
 
 /**
- * Fault injection for crash tests only: NOTAI_CRASH_AT=after-clickhouse:3 makes
- * the process SIGKILL itself right after the 3rd batch's ClickHouse write;
- * NOTAI_CRASH_AT=after-sessions:1:SIGSTOP stops it there instead, as a frozen
- * VM would, until the test sends SIGCONT.
+ * Fault injection for crash tests only: NOTAI_CRASH_AT=<point>:<n>[:SIGKILL|SIGSTOP]
+ * signals the process at that point (BATCH_CHECKPOINTS) of its n-th batch of
+ * session events. A SIGKILL after the timeline insert holds that batch's Redis
+ * write back, and one after the Redis write its timeline insert, so the kill
+ * falls between the two writes that run side by side. SIGSTOP stops the
+ * process there instead, as a frozen VM would, until the test sends SIGCONT.
  */
-function crashPoint(): { checkpoint?: (point: BatchCheckpoint) => void } {
+function crashPoint(): { checkpoint?: CheckpointHook } {
   const spec = process.env.NOTAI_CRASH_AT;
   if (!spec) return {};
   const [point, nth = '1', signal = 'SIGKILL'] = spec.split(':');
+  const at = BATCH_CHECKPOINTS.find((p) => p === point);
+  if (!at) throw new Error(`NOTAI_CRASH_AT: ${point} is not one of ${BATCH_CHECKPOINTS.join(', ')}`);
   if (signal !== 'SIGKILL' && signal !== 'SIGSTOP') throw new Error(`NOTAI_CRASH_AT: signal ${signal} is neither SIGKILL nor SIGSTOP`);
-  const batch = Number(nth);
-  let seen = 0;
+  const target = Number(nth);
+  const heldBack: BatchCheckpoint | null = signal !== 'SIGKILL' ? null : at === 'after-timeline' ? 'before-redis' : at === 'after-redis' ? 'before-timeline' : null;
   return {
-    checkpoint: (reached) => {
-      if (reached !== point) return;
-      seen += 1;
-      // A stopped process goes on where it stopped once continued: it freezes at that one batch only.
-      const due = signal === 'SIGSTOP' ? seen === batch : seen >= batch;
-      if (due) {
-        logger.warn({ point, batch: seen, signal }, 'crash injected (NOTAI_CRASH_AT)');
-        process.kill(process.pid, signal);
-      }
+    checkpoint: (reached, batch) => {
+      if (batch !== target) return;
+      // Never settles: the kill comes first.
+      if (reached === heldBack) return new Promise<void>(() => undefined);
+      if (reached !== at) return;
+      logger.warn({ point: at, batch, signal }, 'crash injected (NOTAI_CRASH_AT)');
+      process.kill(process.pid, signal);
     },
   };
 }

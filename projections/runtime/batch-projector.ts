@@ -25,15 +25,21 @@ export interface BatchProjectorDeps {
   publishDeadLetters: (letters: readonly DeadLetter[]) => Promise<void>;
   now: () => number;
   /**
-   * Called between the steps of a batch. Production passes nothing; crash tests
-   * pass a hook that kills the process at an exact point of the write sequence.
+   * Called between the steps of a batch, with the batch's number (1 for this
+   * projector's first batch of session events). Production passes nothing;
+   * crash tests pass a hook that kills the process at an exact point of the
+   * write sequence, or holds one of two writes under way back until it does.
    */
-  checkpoint?: (point: BatchCheckpoint) => void;
+  checkpoint?: CheckpointHook;
   /** The timelines of the sessions this worker created, to skip their seen lookups; none when absent. */
   timelineMemo?: TimelineMemo;
 }
 
-export type BatchCheckpoint = 'after-sessions' | 'after-clickhouse' | 'after-redis';
+/** The points of a batch's write sequence, in order; the timeline's and Redis's run side by side. */
+export const BATCH_CHECKPOINTS = ['after-state-rows', 'before-timeline', 'after-timeline', 'before-redis', 'after-redis', 'after-writes'] as const;
+export type BatchCheckpoint = (typeof BATCH_CHECKPOINTS)[number];
+/** Resolves when the batch may go on; `batch` numbers this projector's batches of session events from 1. */
+export type CheckpointHook = (point: BatchCheckpoint, batch: number) => void | Promise<void>;
 
 /**
  * Resolves while this worker still holds the batch's partitions; rejects once
@@ -73,10 +79,57 @@ interface SessionItem {
 
 /** What every step of one batch shares: its stage clock, its seen-lookup tally, and its ownership fence. */
 interface BatchRun {
-  /** Closes the stage running since the last mark. */
-  lap: (stage: BatchStage) => void;
+  clock: StageClock;
   seenSessions: BatchResult['seenSessions'];
   fence: OwnershipFence;
+}
+
+/** Wall-clock time of a batch's stages (see BatchResult.stageMs). */
+class StageClock {
+  private mark = performance.now();
+  constructor(private readonly into: BatchResult['stageMs']) {}
+
+  /** Closes the stage running since the last mark. */
+  lap(stage: BatchStage): void {
+    const now = performance.now();
+    this.add(stage, now - this.mark);
+    this.mark = now;
+  }
+
+  /**
+   * Runs work side by side, each stage timed on its own, and raises the first
+   * failure once all of them have settled (see `settleAll`). The next lap
+   * starts when the last of them has ended.
+   */
+  async beside(works: readonly (readonly [BatchStage, () => Promise<unknown>])[]): Promise<void> {
+    const started = performance.now();
+    try {
+      await settleAll(
+        works.map(async ([stage, work]) => {
+          try {
+            await work();
+          } finally {
+            this.add(stage, performance.now() - started);
+          }
+        }),
+      );
+    } finally {
+      this.mark = performance.now();
+    }
+  }
+
+  private add(stage: BatchStage, ms: number): void {
+    this.into[stage] = (this.into[stage] ?? 0) + ms;
+  }
+}
+
+/**
+ * Awaits writes sent side by side and raises the first failure only once all
+ * of them have settled, so a retry never races a write of this attempt still
+ * in flight (its seen lookup must find every timeline row that did land).
+ */
+async function settleAll(writes: readonly Promise<unknown>[]): Promise<void> {
+  for (const outcome of await Promise.allSettled(writes)) if (outcome.status === 'rejected') throw outcome.reason;
 }
 
 /** Versions must grow across writes even when the clock does not (two batches in one millisecond). */
@@ -113,6 +166,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
   // so a rev this worker remembers proves nobody else has written the document since (see TimelineMemo).
   const writer = randomBytes(4).toString('hex');
   const folds = anyFromSessions(writes);
+  let sessionBatches = 0;
   if (folds && !FOLD_STATE.every((p) => writes.has(p))) throw new Error(`a writer of ${[...writes].join(', ')} must also write the fold state (${FOLD_STATE.join(', ')})`);
 
   return async function projectBatch(messages: readonly SourceMessage[], fence: OwnershipFence = NO_FENCE): Promise<BatchResult> {
@@ -125,12 +179,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       stageMs: {},
       seenSessions: { memo: 0, clickhouse: 0 },
     };
-    let mark = performance.now();
-    const lap = (stage: BatchStage): void => {
-      const now = performance.now();
-      result.stageMs[stage] = (result.stageMs[stage] ?? 0) + (now - mark);
-      mark = now;
-    };
+    const clock = new StageClock(result.stageMs);
     const deadLetters: DeadLetter[] = [];
     const sessionItems: SessionItem[] = [];
     const integrationEvents: IntegrationEvent[] = [];
@@ -156,18 +205,18 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       }
     }
 
-    lap('decode');
+    clock.lap('decode');
     // Dead letters first: once they are durable the bad messages are accounted for.
     if (deadLetters.length > 0) {
       await deps.publishDeadLetters(deadLetters);
-      lap('dead_letters');
+      clock.lap('dead_letters');
     }
 
-    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems, { lap, seenSessions: result.seenSessions, fence });
+    if (sessionItems.length > 0 && folds) result.newEvents = await projectSessions(sessionItems, { clock, seenSessions: result.seenSessions, fence });
     if (integrationEvents.length > 0 && writes.has('api-keys')) {
       await fence();
       await guard('redis', () => applyIntegrationEvents(deps.redis, keys, integrationEvents));
-      lap('redis');
+      clock.lap('redis');
     }
     return result;
   };
@@ -183,7 +232,8 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     }
   }
 
-  async function projectLeased(items: readonly SessionItem[], refs: readonly SessionRef[], lease: MemoLease, { lap, seenSessions, fence }: BatchRun): Promise<number> {
+  async function projectLeased(items: readonly SessionItem[], refs: readonly SessionRef[], lease: MemoLease, { clock, seenSessions, fence }: BatchRun): Promise<number> {
+    const batch = ++sessionBatches;
     const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
     const known = refs.filter((r) => redisDocs.has(refKey(r)));
@@ -214,7 +264,7 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       const more = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, recovered, [], eventIdsOf(recovered)));
       for (const [id, position] of more.seen) seen.set(id, position);
     }
-    lap('read');
+    clock.lap('read');
 
     // Fold every event onto the best known state: idempotent, so including already-projected events is harmless.
     const next = new Map<string, SessionState>();
@@ -255,32 +305,46 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
       if (writes.has('users')) userRows.push(...userSessionRows(prior, state, version));
       if (writes.has('courses')) courseRows.push(...courseSessionRows(state, version));
     }
-    lap('fold');
-    // This order is what lets new sessions skip the seen lookup: see `known` above.
+    clock.lap('fold');
+    // The state rows first, side by side: a session's Redis document must never be ahead of its state rows, since
+    // a replay that finds its events already in the document writes no rows (see `changed`). And a state row must
+    // never be behind its session's timeline rows, which stand for "has a state" (see loadTimelineFacts).
     await fence();
-    await guard('clickhouse', () => deps.clickhouse.insert(tables.sessions, sessionTableRows));
-    deps.checkpoint?.('after-sessions');
-    await fence();
-    await guard('clickhouse', async () => {
-      // The rest depend on nothing but the sessions rows: a server runs them side by side. All of them
-      // settle before a failure is raised, so a retry never races an insert of this attempt still in flight
-      // (its seen-lookup must find every timeline row that did land).
-      const inserts = await Promise.allSettled([
-        deps.clickhouse.insertValues(tables.session_events, { columns: SESSION_EVENT_COLUMNS, values: eventRows }),
+    await guard('clickhouse', () =>
+      settleAll([
+        deps.clickhouse.insert(tables.sessions, sessionTableRows),
         deps.clickhouse.insert(tables.user_sessions, userRows),
         deps.clickhouse.insert(tables.course_sessions, courseRows),
-      ]);
-      for (const insert of inserts) if (insert.status === 'rejected') throw insert.reason;
-    });
-
-    lap('clickhouse');
-    deps.checkpoint?.('after-clickhouse');
-    // Then Redis, one atomic script per integration.
+      ]),
+    );
+    clock.lap('state_rows');
+    await deps.checkpoint?.('after-state-rows', batch);
+    // Then the timeline and Redis side by side: neither needs the other, and a replay after either landed alone
+    // writes each once (the seen lookup finds the timeline rows that exist; Redis counts only above its watermarks).
+    // Meanwhile Redis may show events the timeline and the hourly view do not hold yet, for one insert's time.
     const rev = `${version}.${writer}`;
     await fence();
-    await guard('redis', () => applyRedis(items, next, redisDocs, changed, seen, rev));
-    lap('redis');
-    deps.checkpoint?.('after-redis');
+    await clock.beside([
+      [
+        'timeline',
+        () =>
+          guard('clickhouse', async () => {
+            await deps.checkpoint?.('before-timeline', batch);
+            await deps.clickhouse.insertValues(tables.session_events, { columns: SESSION_EVENT_COLUMNS, values: eventRows });
+            await deps.checkpoint?.('after-timeline', batch);
+          }),
+      ],
+      [
+        'redis',
+        () =>
+          guard('redis', async () => {
+            await deps.checkpoint?.('before-redis', batch);
+            await applyRedis(items, next, redisDocs, changed, seen, rev);
+            await deps.checkpoint?.('after-redis', batch);
+          }),
+      ],
+    ]);
+    await deps.checkpoint?.('after-writes', batch);
 
     // The batch is in both sinks: remember the sessions whose whole timeline is now known here, the ones
     // remembered before and the ones this batch created (no Redis document, no timeline row).

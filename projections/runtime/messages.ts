@@ -47,7 +47,9 @@ export interface BatchResult {
 
 /**
  * The steps of a batch, in order: decode and validate; dead letters; read the prior
- * states and the seen lookup; fold; the ClickHouse inserts; the Redis scripts.
+ * states and the seen lookup; fold; the state rows (sessions, users, courses); then
+ * the timeline insert and the Redis scripts, which run side by side, so their times
+ * overlap and each counts its own.
  */
-export const BATCH_STAGES = ['decode', 'dead_letters', 'read', 'fold', 'clickhouse', 'redis'] as const;
+export const BATCH_STAGES = ['decode', 'dead_letters', 'read', 'fold', 'state_rows', 'timeline', 'redis'] as const;
 export type BatchStage = (typeof BATCH_STAGES)[number];

@@ -146,9 +146,9 @@ const presentSessionsSql = (table: string): string => `
  * integration of a million, and growing with it; 44 ms here).
  *
  * Asking the timeline is exact because every projected event writes at least one
- * timeline row, and `sessions` is written just before `session_events`: a session
- * with a state row but no timeline row was created by a batch that failed between
- * the two inserts, whose replay folds the same events onto the same empty state.
+ * timeline row, and a batch's state rows land before its timeline rows are sent:
+ * a session with a state row but no timeline row was created by a batch that failed
+ * in between, whose replay folds the same events onto the same empty state.
  */
 export async function loadTimelineFacts(
   clickhouse: ClickHouseGateway,

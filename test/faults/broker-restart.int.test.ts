@@ -6,14 +6,13 @@ import { startKafkaBroker, type KafkaBroker } from '../../provision/kafka-broker
 import { eventKey } from '../../schemas/events/decode.js';
 import { eventually } from '../support/poll.js';
 import { startProjectorProcess, type ProjectorProcess } from '../support/projector-process.js';
-import { startStack, type TestStack } from '../support/stack.js';
+import { groupLag, startStack, type TestStack } from '../support/stack.js';
 import {
   chunked,
   committedTotal,
   discrepancies,
   expectedView,
   faultTraffic,
-  groupLag,
   leaderSafePublisher,
   printScenarioTable,
   projectorEnv,

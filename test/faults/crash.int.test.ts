@@ -10,16 +10,14 @@ import { tableNames } from '../../projections/store/table-set.js';
 import { createRng } from '../../services/simulator/rng.js';
 import { eventually } from '../support/poll.js';
 import { startProjectorProcess, type ProjectorProcess } from '../support/projector-process.js';
-import { startStack, type TestStack } from '../support/stack.js';
+import { groupLag, startStack, type TestStack } from '../support/stack.js';
 import {
   chunked,
   committedTotal,
   discrepancies,
   expectedView,
   faultTraffic,
-  groupLag,
   handOverOffsets,
-  observedView,
   printScenarioTable,
   projectorEnv,
   publishAll,
@@ -27,16 +25,15 @@ import {
   waitDrained,
   type FaultTraffic,
   type HttpClickHouse,
-  type IntegrationView,
-  type ReadModelView,
   type ScenarioRow,
 } from './fault-support.js';
 
 /**
  * Invariant 1 of the design, with real processes: a projector SIGKILLed at any
- * point of a batch (between the ClickHouse and Redis writes, between Redis and
- * the offset commit, or anywhere at all) loses nothing and counts nothing twice
- * once a fresh worker has taken over from the last committed offsets.
+ * point of a batch (after its state rows, with one of its timeline and Redis
+ * writes landed and the other not, between the writes and the offset commit,
+ * or anywhere at all) loses nothing and counts nothing twice once a fresh
+ * worker has taken over from the last committed offsets.
  */
 
 const EVENTS = 3_000;
@@ -64,8 +61,6 @@ async function exitOf(child: ProjectorProcess, what: string): Promise<ExitInfo> 
   await eventually(() => child.exitInfo() !== undefined, { timeoutMs: 60_000, intervalMs: 50, what });
   return child.exited;
 }
-
-const sum = (view: ReadModelView, pick: (v: IntegrationView) => number): number => Object.values(view).reduce((n, v) => n + pick(v), 0);
 
 async function runScenario(name: string, seed: number, ids: string[], body: (s: Scenario) => Promise<Outcome>): Promise<void> {
   const stack = await startStack({ name: 'crash', clickhouse: clickhouse.stackOption() });
@@ -122,33 +117,46 @@ async function commitsOf(s: Scenario): Promise<Map<number, number>> {
   return new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
 }
 
+/** What the dead worker wrote past the group's commits, for one integration on one partition. */
+interface PastCommit {
+  /** The timeline holds rows read at or after the commit. */
+  timeline: boolean;
+  /** Redis counted offsets at or after the commit (its watermark is there). */
+  redis: boolean;
+}
+
 /**
- * True when the dead worker had written timeline rows past its last commit,
- * i.e. the kill fell inside a batch (after the ClickHouse write, before the commit).
+ * Per integration and partition, which sinks hold offsets the group never committed. A partition has one
+ * batch under way at a time, so each entry tells what one batch had written when the worker died, whatever
+ * its other partitions' batches had.
  */
-async function diedMidBatch(s: Scenario): Promise<boolean> {
+async function writtenPastCommit(s: Scenario): Promise<PastCommit[]> {
   const commits = await commitsOf(s);
-  const written = await s.stack.clickhouse.query<{ p: number; o: string }>(
-    `SELECT src_partition AS p, toString(max(src_offset)) AS o FROM ${tableNames(1).session_events}
-     WHERE integration_id IN {ids:Array(String)} GROUP BY p`,
+  const past = (partition: number, offset: string): boolean => Number(offset) >= (commits.get(partition) ?? 0);
+  const found = new Map<string, PastCommit>();
+  const entry = (integrationId: string, partition: number): PastCommit => {
+    const key = `${integrationId}:${partition}`;
+    const known = found.get(key) ?? { timeline: false, redis: false };
+    found.set(key, known);
+    return known;
+  };
+  const timeline = await s.stack.clickhouse.query<{ i: string; p: number; o: string }>(
+    `SELECT integration_id AS i, src_partition AS p, toString(max(src_offset)) AS o FROM ${tableNames(1).session_events}
+     WHERE integration_id IN {ids:Array(String)} GROUP BY i, p`,
     { ids: s.ids },
   );
-  return written.some((w) => Number(w.o) >= (commits.get(w.p) ?? 0));
-}
-
-/** True when Redis counted an offset the group never committed (its per-partition watermark is at or past the commit). */
-async function redisAheadOfCommit(s: Scenario): Promise<boolean> {
-  const commits = await commitsOf(s);
+  for (const row of timeline) if (past(row.p, row.o)) entry(row.i, row.p).timeline = true;
   const keys = projectionKeys(s.stack.config.redis.keyPrefix, 1);
   for (const id of s.ids) {
-    const marks = await s.stack.redis.hgetall(keys.watermarks(id));
-    if (Object.entries(marks).some(([p, o]) => Number(o) >= (commits.get(Number(p)) ?? 0))) return true;
+    for (const [partition, offset] of Object.entries(await s.stack.redis.hgetall(keys.watermarks(id)))) {
+      if (past(Number(partition), offset)) entry(id, Number(partition)).redis = true;
+    }
   }
-  return false;
+  return [...found.values()];
 }
 
-/** Kills the worker where NOTAI_CRASH_AT says, checks it died there, and starts the one that must recover. */
-async function crashAt(s: Scenario, point: BatchCheckpoint, batch: number): Promise<{ recoverFrom: number; atCrash: ReadModelView; redisAhead: boolean }> {
+/** Kills the worker where NOTAI_CRASH_AT says, and starts the one that must recover; returns what the dead one left. */
+async function crashAt(s: Scenario, point: BatchCheckpoint, batch: number): Promise<{ recoverFrom: number; written: PastCommit[] }> {
   await publishAll(s.stack, s.traffic.published);
   const child = await s.spawn({ NOTAI_CRASH_AT: `${point}:${batch}` });
   const exit = await exitOf(child, `child crash at ${point}:${batch}`);
@@ -157,13 +165,11 @@ async function crashAt(s: Scenario, point: BatchCheckpoint, batch: number): Prom
   expect(exit.signal).toBe('SIGKILL');
   // Mid-stream: work is left, and the dead worker's last batch was not committed.
   expect(await groupLag(s.stack.admin, s.groupId(), s.stack.config.kafka.topics.sessions)).toBeGreaterThan(0);
-  if (point !== 'after-sessions') expect(await diedMidBatch(s)).toBe(true);
-  const atCrash = await observedView(s.stack, s.ids);
-  const redisAhead = await redisAheadOfCommit(s);
+  const written = await writtenPastCommit(s);
   await s.succeed();
   const recoverFrom = performance.now();
   await s.spawn();
-  return { recoverFrom, atCrash, redisAhead };
+  return { recoverFrom, written };
 }
 
 describe('projector crash recovery (real child processes, SIGKILL)', () => {
@@ -175,19 +181,10 @@ describe('projector crash recovery (real child processes, SIGKILL)', () => {
     await clickhouse?.stop();
   });
 
-  it('crash between the ClickHouse write and the Redis write: replay adds the Redis side once, ClickHouse rows are not re-inserted', async () => {
-    await runScenario('after-clickhouse:5', 4101, ['int_crash_ch_a', 'int_crash_ch_b', 'int_crash_ch_c'], async (s) => {
-      const { recoverFrom, atCrash } = await crashAt(s, 'after-clickhouse', 5);
-      // The fault really fell between the sinks: ClickHouse holds events that Redis has not counted.
-      expect(sum(atCrash, (v) => v.clickhouse.uniqueEvents)).toBeGreaterThan(sum(atCrash, (v) => v.redis.events));
-      return { faults: '1 SIGKILL after ClickHouse write (batch 5)', recoverFrom };
-    });
-  });
-
-  it('crash between the sessions write and the timeline write: replay knows those sessions and writes their timeline once', async () => {
-    await runScenario('after-sessions:4', 4104, ['int_crash_ss_a', 'int_crash_ss_b'], async (s) => {
-      const { recoverFrom } = await crashAt(s, 'after-sessions', 4);
-      // The fault really fell between the two inserts: sessions exist whose timeline was never written,
+  it('crash after the state rows, before the timeline and Redis: replay knows those sessions and writes their timeline once', async () => {
+    await runScenario('after-state-rows:4', 4104, ['int_crash_ss_a', 'int_crash_ss_b'], async (s) => {
+      const { recoverFrom } = await crashAt(s, 'after-state-rows', 4);
+      // The fault really fell between the inserts: sessions exist whose timeline was never written,
       // so the replay must look their events up (they are new to the timeline, not to the fold).
       const [orphans] = await s.stack.clickhouse.query<{ n: number }>(
         `SELECT toUInt32(count()) AS n FROM ${tableNames(1).sessions} FINAL
@@ -196,16 +193,34 @@ describe('projector crash recovery (real child processes, SIGKILL)', () => {
         { ids: s.ids },
       );
       expect(orphans!.n).toBeGreaterThan(0);
-      return { faults: '1 SIGKILL between the sessions and timeline inserts (batch 4)', recoverFrom };
+      return { faults: '1 SIGKILL after the state rows (batch 4)', recoverFrom };
     });
   });
 
-  it('crash between the Redis write and the offset commit: the replayed batch counts nothing twice', async () => {
-    await runScenario('after-redis:8', 4102, ['int_crash_rd_a', 'int_crash_rd_b'], async (s) => {
-      const { recoverFrom, redisAhead } = await crashAt(s, 'after-redis', 8);
-      // The fault really fell between Redis and the commit: Redis counted offsets the group never committed.
-      expect(redisAhead).toBe(true);
-      return { faults: '1 SIGKILL after Redis write (batch 8)', recoverFrom };
+  it('crash with the timeline written and Redis not: replay adds the Redis side once, timeline rows are not re-inserted', async () => {
+    await runScenario('after-timeline:5', 4101, ['int_crash_ch_a', 'int_crash_ch_b', 'int_crash_ch_c'], async (s) => {
+      const { recoverFrom, written } = await crashAt(s, 'after-timeline', 5);
+      // The fault really fell between the sinks: the timeline holds a batch that Redis has not counted.
+      expect(written.some((w) => w.timeline && !w.redis)).toBe(true);
+      return { faults: '1 SIGKILL after the timeline, Redis held (batch 5)', recoverFrom };
+    });
+  });
+
+  it('crash with Redis written and the timeline not: replay writes the timeline once and counts nothing twice', async () => {
+    await runScenario('after-redis:6', 4105, ['int_crash_rt_a', 'int_crash_rt_b'], async (s) => {
+      const { recoverFrom, written } = await crashAt(s, 'after-redis', 6);
+      // The fault really fell between the sinks: Redis counted a batch whose timeline rows never landed.
+      expect(written.some((w) => w.redis && !w.timeline)).toBe(true);
+      return { faults: '1 SIGKILL after Redis, timeline held (batch 6)', recoverFrom };
+    });
+  });
+
+  it('crash between the writes and the offset commit: the replayed batch counts nothing twice', async () => {
+    await runScenario('after-writes:8', 4102, ['int_crash_rd_a', 'int_crash_rd_b'], async (s) => {
+      const { recoverFrom, written } = await crashAt(s, 'after-writes', 8);
+      // The fault really fell between the writes and the commit: both sinks hold a batch the group never committed.
+      expect(written.some((w) => w.redis && w.timeline)).toBe(true);
+      return { faults: '1 SIGKILL after both writes (batch 8)', recoverFrom };
     });
   });
 
@@ -240,7 +255,7 @@ describe('projector crash recovery (real child processes, SIGKILL)', () => {
         await delay(rng.int(0, 300));
         child.kill('SIGKILL');
         expect((await exitOf(child, 'killed child to exit')).signal).toBe('SIGKILL');
-        if (await diedMidBatch(s)) caughtMidBatch += 1;
+        if ((await writtenPastCommit(s)).some((w) => w.timeline || w.redis)) caughtMidBatch += 1;
         await s.succeed();
         startedAt = await committedTotal(s.stack.admin, s.groupId(), topic);
         recoverFrom = performance.now();

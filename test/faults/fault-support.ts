@@ -17,7 +17,7 @@ import { expectedTotals } from '../../services/simulator/totals.js';
 import { createTrafficGenerator } from '../../services/simulator/traffic.js';
 import { startClickHouseHttpEndpoint, type ClickHouseHttpEndpoint } from '../support/clickhouse-http-endpoint.js';
 import { eventually } from '../support/poll.js';
-import { startStack, type TestStack } from '../support/stack.js';
+import { groupLag, startStack, type TestStack } from '../support/stack.js';
 
 
 /** A ClickHouse HTTP endpoint over an embedded engine in this process: children reach it as they would a server. */
@@ -220,16 +220,6 @@ export function discrepancies(expected: ReadModelView, actual: ReadModelView): {
 export async function committedTotal(admin: Admin, groupId: string, topic: string): Promise<number> {
   const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
   return (committed?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
-}
-
-/** Messages of `topic` the group has not committed yet (high watermark minus committed offset, per partition). */
-export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
-  const [[committed], ends] = await Promise.all([admin.fetchOffsets({ groupId, topics: [topic] }), admin.fetchTopicOffsets(topic)]);
-  const done = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-  return ends.reduce((lag, p) => {
-    const at = done.get(p.partition) ?? -1;
-    return lag + Number(p.high) - (at < 0 ? Number(p.low) : at);
-  }, 0);
 }
 
 /**

@@ -58,8 +58,8 @@ describe('a worker frozen mid-batch past its session timeout (projector child pr
       return child;
     };
     try {
-      // Frozen right after the sessions rows of its third batch, before that batch's timeline insert.
-      const frozen = await spawn('worker-1', { NOTAI_CRASH_AT: 'after-sessions:3:SIGSTOP' });
+      // Frozen right after the state rows of its third batch, before that batch's timeline and Redis writes.
+      const frozen = await spawn('worker-1', { NOTAI_CRASH_AT: 'after-state-rows:3:SIGSTOP' });
       await eventually(() => processState(frozen.pid!), { until: (state) => state === 'T', timeoutMs: 60_000, intervalMs: 50, what: 'worker-1 to stop mid-batch' });
       const committedWhenFrozen = await committedTotal(stack.admin, groupId, topic);
 

@@ -16,6 +16,7 @@ import { createKafka, ensureTopics } from '../../services/kafka.js';
 import type { Logger } from '../../services/logger.js';
 import { createMetricsRegistry } from '../../services/metrics.js';
 import { createRedis } from '../../services/redis.js';
+import { eventually } from './poll.js';
 
 export interface TestStack {
   config: Config;
@@ -30,6 +31,12 @@ export interface TestStack {
   publish(events: readonly ContractEvent[]): Promise<void>;
   /** Publishes raw bytes (for malformed input). */
   publishRaw(topic: string, messages: readonly { key: string | null; value: string | Buffer }[]): Promise<void>;
+  /**
+   * Resolves once the stack's consumer group has committed every published
+   * session event: a batch commits only after all of its writes landed, so
+   * then every projection holds it, not only the first to show it.
+   */
+  drained(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -105,6 +112,9 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
     async publishRaw(topic, messages) {
       await withMetadataRetry(() => producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) }));
     },
+    async drained() {
+      await eventually(() => groupLag(admin, config.kafka.groupId, config.kafka.topics.sessions), { until: (lag) => lag === 0, what: 'the projector to commit every session event' });
+    },
     async stop() {
       await producer.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
@@ -114,6 +124,16 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Messages of `topic` the group has not committed yet (high watermark minus committed offset, per partition). */
+export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [[committed], ends] = await Promise.all([admin.fetchOffsets({ groupId, topics: [topic] }), admin.fetchTopicOffsets(topic)]);
+  const done = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  return ends.reduce((lag, p) => {
+    const at = done.get(p.partition) ?? -1;
+    return lag + Number(p.high) - (at < 0 ? Number(p.low) : at);
+  }, 0);
 }
 
 /**
