@@ -33,7 +33,8 @@ function crashPoint(): { checkpoint?: CheckpointHook } {
   if (!at) throw new Error(`NOTAI_CRASH_AT: ${point} is not one of ${BATCH_CHECKPOINTS.join(', ')}`);
   if (signal !== 'SIGKILL' && signal !== 'SIGSTOP') throw new Error(`NOTAI_CRASH_AT: signal ${signal} is neither SIGKILL nor SIGSTOP`);
   const target = Number(nth);
-  const heldBack: BatchCheckpoint | null = signal !== 'SIGKILL' ? null : at === 'after-timeline' ? 'before-redis' : at === 'after-redis' ? 'before-timeline' : null;
+  const otherWrite: Partial<Record<BatchCheckpoint, BatchCheckpoint>> = { 'after-timeline': 'before-redis', 'after-redis': 'before-timeline' };
+  const heldBack = signal === 'SIGKILL' ? otherWrite[at] : undefined;
   return {
     checkpoint: (reached, batch) => {
       if (batch !== target) return;

@@ -49,7 +49,6 @@ beforeAll(async () => {
       what: `${integrationId} projected`,
     });
   }
-  // /v1/stats shows a batch before its timeline may have landed: read the rest once every batch committed.
   await stack.drained();
 });
 

@@ -372,7 +372,6 @@ beforeAll(async () => {
     until: (r) => r.status === 200 && r.body.data.events === events && r.body.data.sessions === sessions.length,
     what: 'fixture projected',
   });
-  // /v1/stats shows a batch before its timeline may have landed: read the rest once every batch committed.
   await stack.drained();
   const users = await eventually(() => get(side.url, '/v1/users?limit=200', key), { until: (r) => r.status === 200 && r.body.data.length >= 2 });
   await eventually(() => get(side.url, '/v1/courses?limit=200', key), { until: (r) => r.status === 200 && r.body.data.length >= 2 });

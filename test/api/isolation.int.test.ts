@@ -213,7 +213,6 @@ beforeAll(async () => {
       what: `${o.id} projected`,
     });
   }
-  // /v1/stats shows a batch before its timeline may have landed: read the rest once every batch committed.
   await stack.drained();
   const specs = mountedRoutes(stack);
   const doc = (await get(side.url, '/openapi/v3.json')).body as { paths: Record<string, { get?: { parameters?: { name: string; in: string }[] } }> };
