@@ -129,10 +129,15 @@ const ORACLES: Record<string, { expected(o: Oracle, ids: Ids, filters: Record<st
   getUsage: { expected: (o) => ok(o.requests - 1), actual: (d) => d.total.requests },
 };
 
-/** GET with the integration's key, counted for its usage. */
-function call(o: Oracle, path: string) {
-  o.requests += 1;
-  return get(side.url, path, o.key);
+/**
+ * GET with the integration's key, counted for its usage unless the key was not
+ * known yet (401: no integration to meter). The first polls for the fixture can
+ * come before the projector has taken the key in when the machine is busy.
+ */
+async function call(o: Oracle, path: string) {
+  const res = await get(side.url, path, o.key);
+  if (res.status !== 401) o.requests += 1;
+  return res;
 }
 
 const fill = (route: Route, ids: Ids) => route.koaPath.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => encodeURIComponent(ids[name as keyof Ids]));
