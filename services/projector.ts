@@ -19,10 +19,11 @@ const port = Number(process.env.PROJECTOR_METRICS_PORT ?? 9464);
 
 /**
  * Fault injection for crash tests only: NOTAI_CRASH_AT=<point>:<n>[:SIGKILL|SIGSTOP]
- * signals the process at that point (BATCH_CHECKPOINTS) of its n-th batch of
- * session events. A SIGKILL after the timeline insert holds that batch's Redis
- * write back, and one after the Redis write its timeline insert, so the kill
- * falls between the two writes that run side by side. SIGSTOP stops the
+ * signals the process at that point (BATCH_CHECKPOINTS) of its n-th attempt at
+ * a batch of session events (see CheckpointHook). A SIGKILL after the timeline
+ * insert holds that attempt's Redis write back, and one after the Redis write
+ * its timeline insert, so the kill falls between the two writes that run side
+ * by side. SIGSTOP stops the
  * process there instead, as a frozen VM would, until the test sends SIGCONT.
  */
 function crashPoint(): { checkpoint?: CheckpointHook } {

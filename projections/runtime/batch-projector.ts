@@ -25,10 +25,10 @@ export interface BatchProjectorDeps {
   publishDeadLetters: (letters: readonly DeadLetter[]) => Promise<void>;
   now: () => number;
   /**
-   * Called between the steps of a batch, with the batch's number (1 for this
-   * projector's first batch of session events). Production passes nothing;
-   * crash tests pass a hook that kills the process at an exact point of the
-   * write sequence, or holds one of two writes under way back until it does.
+   * Called between the steps of a batch, with the attempt's number (see
+   * CheckpointHook). Production passes nothing; crash tests pass a hook that
+   * kills the process at an exact point of the write sequence, or holds one of
+   * two writes under way back until it does.
    */
   checkpoint?: CheckpointHook;
   /** The timelines of the sessions this worker created, to skip their seen lookups; none when absent. */
@@ -38,7 +38,10 @@ export interface BatchProjectorDeps {
 /** The points of a batch's write sequence, in order; the timeline's and Redis's run side by side. */
 export const BATCH_CHECKPOINTS = ['after-state-rows', 'before-timeline', 'after-timeline', 'before-redis', 'after-redis', 'after-writes'] as const;
 export type BatchCheckpoint = (typeof BATCH_CHECKPOINTS)[number];
-/** Resolves when the batch may go on; `batch` numbers this projector's batches of session events from 1. */
+/**
+ * Resolves when the batch may go on. `batch` numbers this projector's attempts at batches of session
+ * events from 1: a batch retried after a sink failure is a new attempt with the next number.
+ */
 export type CheckpointHook = (point: BatchCheckpoint, batch: number) => void | Promise<void>;
 
 /**
