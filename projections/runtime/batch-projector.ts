@@ -237,36 +237,51 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
 
   async function projectLeased(items: readonly SessionItem[], refs: readonly SessionRef[], lease: MemoLease, { clock, seenSessions, fence }: BatchRun): Promise<number> {
     const batch = ++sessionBatches;
-    const redisDocs = await guard('redis', () => loadRedisDocs(deps.redis, keys, refs));
+    const eventIdsOf = (sessions: readonly SessionRef[]): string[] => {
+      const wanted = new Set(sessions.map(refKey));
+      return items.filter((i) => wanted.has(i.session)).map((i) => i.event.eventId);
+    };
+    const hashesOf = new Map<string, number[]>();
+    for (const { session, hash } of items) {
+      const hashes = hashesOf.get(session);
+      if (hashes) hashes.push(hash);
+      else hashesOf.set(session, [hash]);
+    }
+    // Sessions whose remembered timeline cannot hold one of this batch's events (see TimelineMemo) need no lookup.
+    const memoAnswers = (k: string, remembered: readonly number[] | null | undefined): boolean =>
+      !!remembered && !hashesOf.get(k)!.some((h) => remembered.includes(h));
+    // The timeline is asked about every other session while Redis loads, side by side: which exist at all (most of
+    // a busy batch is new sessions, without timeline rows: see loadTimelineFacts) and where their events were first
+    // projected. Whether a memo holds is only known once Redis shows the rev it remembers; the sessions Redis proves
+    // the guess wrong for (another writer since, or a document Redis lost) are asked after.
+    const asked = refs.filter((r) => !memoAnswers(refKey(r), memo.peek(refKey(r))));
+    const [redisDocs, facts] = await Promise.all([
+      guard('redis', () => loadRedisDocs(deps.redis, keys, refs)),
+      guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, asked, asked, eventIdsOf(asked))),
+    ]);
+    const { present, seen } = facts;
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
     const known = refs.filter((r) => redisDocs.has(refKey(r)));
-    // Known sessions whose whole timeline this worker wrote need no seen lookup, unless one of this batch's
-    // events may be in it already (see TimelineMemo). Taken out now, put back once the batch has succeeded.
+    // Taken out now, put back once the batch has succeeded.
     const memos = new Map<string, SessionMemo>();
     for (const r of known) {
       const k = refKey(r);
       const m = memo.take(k, redisDocs.get(k)!.rev);
       if (m) memos.set(k, m);
     }
-    const maybeSeen = new Set<string>();
-    for (const { session, hash } of items) if (memos.get(session)?.hashes.includes(hash)) maybeSeen.add(session);
-    const lookedUp = known.filter((r) => !memos.has(refKey(r)) || maybeSeen.has(refKey(r)));
+    const lookedUp = known.filter((r) => !memoAnswers(refKey(r), memos.get(refKey(r))?.hashes));
     seenSessions.memo += known.length - lookedUp.length;
     seenSessions.clickhouse += lookedUp.length;
-    const eventIdsOf = (sessions: readonly SessionRef[]): string[] => {
-      const wanted = new Set(sessions.map(refKey));
-      return items.filter((i) => wanted.has(i.session)).map((i) => i.event.eventId);
-    };
-    // One timeline statement: where the looked-up sessions' events were first projected, and which sessions Redis
-    // lacks exist at all (new ones, most of a busy batch, have no timeline rows: see loadTimelineFacts).
-    const { present, seen } = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, lookedUp, missing, eventIdsOf(lookedUp)));
-    // Sessions that exist but Redis lacks (after Redis lost its data): their states, and their events' first positions.
-    const recovered = missing.filter((r) => present.has(refKey(r)));
-    const clickhouseStates = await guard('clickhouse', () => loadClickHouseStates(deps.clickhouse, tables, recovered));
-    if (recovered.length > 0) {
-      const more = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, recovered, [], eventIdsOf(recovered)));
+    const wasAsked = new Set(asked.map(refKey));
+    const late = [...missing, ...lookedUp].filter((r) => !wasAsked.has(refKey(r)));
+    if (late.length > 0) {
+      const more = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, late, late, eventIdsOf(late)));
+      for (const k of more.present) present.add(k);
       for (const [id, position] of more.seen) seen.set(id, position);
     }
+    // Sessions that exist but Redis lacks (after Redis lost its data): their states.
+    const recovered = missing.filter((r) => present.has(refKey(r)));
+    const clickhouseStates = await guard('clickhouse', () => loadClickHouseStates(deps.clickhouse, tables, recovered));
     clock.lap('read');
 
     // Fold every event onto the best known state: idempotent, so including already-projected events is harmless.

@@ -93,6 +93,14 @@ export class TimelineMemo {
   }
 
   /**
+   * The event hashes remembered for a session, left in place: a guess, before
+   * Redis shows the session's rev, at whether take() will hand a memo out.
+   */
+  peek(key: string): readonly number[] | null {
+    return this.sessions.get(key)?.hashes ?? null;
+  }
+
+  /**
    * Takes the memo of a session out, if it is complete: Redis holds the rev it
    * remembers. A memo that does not match is dropped.
    */

@@ -26,6 +26,19 @@ describe('TimelineMemo', () => {
     expect(memo.size).toBe(0);
   });
 
+  it('shows the hashes of a memo without taking it out, whatever the rev', () => {
+    const memo = new TimelineMemo(10);
+    const lease = memo.lease(['s1']);
+    memo.put(lease, 's1', memoOf('7.ab12cd34', [4, 5]));
+    memo.release(lease);
+    expect(memo.peek('s1')).toEqual([4, 5]);
+    expect(memo.peek('s2')).toBeNull();
+    expect(memo.size).toBe(1);
+    // Peeking proves nothing: take() still checks the rev.
+    expect(memo.take('s1', '8.ab12cd34')).toBeNull();
+    expect(memo.peek('s1')).toBeNull();
+  });
+
   it('records nothing from a batch that began before the memo was forgotten', () => {
     const memo = new TimelineMemo(10);
     const early = memo.lease(['s1', 's2']);
