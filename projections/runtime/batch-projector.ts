@@ -250,16 +250,14 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     // Sessions whose remembered timeline cannot hold one of this batch's events (see TimelineMemo) need no lookup.
     const memoAnswers = (k: string, remembered: readonly number[] | null | undefined): boolean =>
       !!remembered && !hashesOf.get(k)!.some((h) => remembered.includes(h));
-    // The timeline is asked about every other session while Redis loads, side by side: which exist at all (most of
-    // a busy batch is new sessions, without timeline rows: see loadTimelineFacts) and where their events were first
-    // projected. Whether a memo holds is only known once Redis shows the rev it remembers; the sessions Redis proves
-    // the guess wrong for (another writer since, or a document Redis lost) are asked after.
+    // While Redis loads, the timeline is asked which of the other sessions exist at all (most of a busy batch is
+    // new sessions, without timeline rows: see loadTimelineFacts). Whether a memo holds is only known once Redis
+    // shows the rev it remembers, and where events were first projected is asked only for the sessions that need it.
     const asked = refs.filter((r) => !memoAnswers(refKey(r), memo.peek(refKey(r))));
-    const [redisDocs, facts] = await Promise.all([
+    const [redisDocs, { present, seen }] = await Promise.all([
       guard('redis', () => loadRedisDocs(deps.redis, keys, refs)),
-      guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, asked, asked, eventIdsOf(asked))),
+      guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, [], asked, [])),
     ]);
-    const { present, seen } = facts;
     const missing = refs.filter((r) => !redisDocs.has(refKey(r)));
     const known = refs.filter((r) => redisDocs.has(refKey(r)));
     // Taken out now, put back once the batch has succeeded.
@@ -272,10 +270,14 @@ export function createBatchProjector(config: BatchProjectorConfig, deps: BatchPr
     const lookedUp = known.filter((r) => !memoAnswers(refKey(r), memos.get(refKey(r))?.hashes));
     seenSessions.memo += known.length - lookedUp.length;
     seenSessions.clickhouse += lookedUp.length;
+    // Where events were first projected: for the known sessions no memo answers for, and for the sessions that exist
+    // but Redis lacks (after Redis lost its data). Of the latter, the ones the memo's guess left out (Redis lost
+    // a document this worker wrote) are probed now; asking where their events were is harmless if they are new.
     const wasAsked = new Set(asked.map(refKey));
-    const late = [...missing, ...lookedUp].filter((r) => !wasAsked.has(refKey(r)));
-    if (late.length > 0) {
-      const more = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, late, late, eventIdsOf(late)));
+    const unprobed = missing.filter((r) => !wasAsked.has(refKey(r)));
+    const needSeen = [...lookedUp, ...missing.filter((r) => present.has(refKey(r))), ...unprobed];
+    if (needSeen.length > 0) {
+      const more = await guard('clickhouse', () => loadTimelineFacts(deps.clickhouse, tables, needSeen, unprobed, eventIdsOf(needSeen)));
       for (const k of more.present) present.add(k);
       for (const [id, position] of more.seen) seen.set(id, position);
     }
