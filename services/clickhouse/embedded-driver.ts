@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import {
   ClickHouseError,
+  jsonCompactEachRowText,
+  jsonEachRowText,
   normalizeParams,
   parseClickHouseCode,
   SESSION_SETTINGS,
@@ -68,13 +70,11 @@ export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway
     if (closed) throw new ClickHouseError('embedded ClickHouse session is closed', { retriable: false });
   };
 
-  /** One JSON document a line (an object or a positional array), handed to the engine as bytes. */
-  async function insertLines(table: string, rows: readonly unknown[], format: 'JSONEachRow' | 'JSONCompactEachRow', columns?: readonly string[]): Promise<void> {
+  /** An insert's JSON text (see jsonEachRowText), handed to the engine as bytes. */
+  async function insertText(table: string, text: string, format: 'JSONEachRow' | 'JSONCompactEachRow', columns?: readonly string[]): Promise<void> {
     ensureOpen();
-    if (rows.length === 0) return;
-    const payload = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n'));
     try {
-      await session.insert({ table, ...(columns ? { columns } : {}), values: payload, format, settings: { date_time_input_format: 'best_effort' } });
+      await session.insert({ table, ...(columns ? { columns } : {}), values: Buffer.from(text), format, settings: { date_time_input_format: 'best_effort' } });
     } catch (error) {
       throw toGatewayError(error, `insert into ${table} failed`);
     }
@@ -96,8 +96,12 @@ export function createEmbeddedGateway(config: EmbeddedConfig): ClickHouseGateway
         throw toGatewayError(error, 'query failed');
       }
     },
-    insert: (table: string, rows: readonly Row[]) => insertLines(table, rows, 'JSONEachRow'),
-    insertValues: (table: string, rows: RowValues) => insertLines(table, rows.values, 'JSONCompactEachRow', rows.columns),
+    async insert(table: string, rows: readonly Row[]): Promise<void> {
+      if (rows.length > 0) await insertText(table, jsonEachRowText(rows), 'JSONEachRow');
+    },
+    async insertValues(table: string, rows: RowValues): Promise<void> {
+      if (rows.values.length > 0) await insertText(table, jsonCompactEachRowText(rows.values), 'JSONCompactEachRow', rows.columns);
+    },
     async command(sql: string, params?: QueryParams): Promise<void> {
       ensureOpen();
       try {

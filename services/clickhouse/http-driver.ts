@@ -1,6 +1,10 @@
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { createClient, ClickHouseError as ClientError, ClickHouseLogLevel } from '@clickhouse/client';
 import {
   ClickHouseError,
+  jsonCompactEachRowText,
+  jsonEachRowText,
   normalizeParams,
   parseClickHouseCode,
   SESSION_SETTINGS,
@@ -31,6 +35,12 @@ function toGatewayError(error: unknown, what: string): ClickHouseError {
   return new ClickHouseError(`${what}: ${message}`, { code: parseClickHouseCode(message), retriable: true, cause: error });
 }
 
+/** An insert answers with nothing: its response is read to the end, so its socket goes back to the pool. */
+async function readToEnd({ stream }: { stream: Readable }): Promise<void> {
+  stream.resume();
+  await finished(stream);
+}
+
 /** A ClickHouse server or cluster over HTTP through the official client. */
 export function createHttpGateway(config: HttpConfig): ClickHouseGateway {
   const client = createClient({
@@ -54,20 +64,21 @@ export function createHttpGateway(config: HttpConfig): ClickHouseGateway {
         throw toGatewayError(error, 'query failed');
       }
     },
+    // The client would encode a text per row; the statement is the one it would build, the body one text.
     async insert(table: string, rows: readonly Row[]): Promise<void> {
       if (rows.length === 0) return;
       try {
-        await client.insert({ table, values: rows as Row[], format: 'JSONEachRow' });
+        await readToEnd(await client.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([jsonEachRowText(rows)]) }));
       } catch (error) {
         throw toGatewayError(error, `insert into ${table} failed`);
       }
     },
     async insertValues(table: string, rows: RowValues): Promise<void> {
       if (rows.values.length === 0) return;
-      const [first, ...rest] = rows.columns;
-      if (first === undefined) throw new ClickHouseError(`insert into ${table}: no columns named`, { retriable: false });
+      if (rows.columns.length === 0) throw new ClickHouseError(`insert into ${table}: no columns named`, { retriable: false });
       try {
-        await client.insert({ table, values: rows.values as unknown[][], columns: [first, ...rest], format: 'JSONCompactEachRow' });
+        const query = `INSERT INTO ${table} (${rows.columns.join(', ')}) FORMAT JSONCompactEachRow`;
+        await readToEnd(await client.exec({ query, values: Readable.from([jsonCompactEachRowText(rows.values)]) }));
       } catch (error) {
         throw toGatewayError(error, `insert into ${table} failed`);
       }

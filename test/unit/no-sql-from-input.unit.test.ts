@@ -1,9 +1,11 @@
 /**
  * No SQL text is ever built from input. A static proof over the TypeScript
- * AST (compiler API with the type checker, not regexes): every `.query(` and
- * `.command(` call in projections/, api/ and services/ (the ClickHouse
- * gateway, and the drivers under it) gets SQL that the checker can trace back
- * to fixed text only:
+ * AST (compiler API with the type checker, not regexes): every `.query(`,
+ * `.command(` and `.exec(` call in projections/, api/ and services/ (the
+ * ClickHouse gateway, and the drivers under it) gets SQL that the checker can
+ * trace back to fixed text only, and so does every gateway insert's target
+ * (`.insert(table, rows)`, `.insertValues(table, { columns })`), which the
+ * HTTP driver writes into its INSERT statement:
  *
  *  - string literals and templates whose every `${}` is itself fixed;
  *  - table names `tables.x`, `model.tables.x`, `t.x`, `names.x`, and only when
@@ -17,8 +19,10 @@
  *  - `a ? b : c` of fixed texts, calls of local helpers (`BUCKET_SQL[g]('created_at')`,
  *    `schemaStatements(names)`, `t.create(names)`) whose returns are fixed
  *    given the arguments;
- *  - inside a driver's own `query(sql)` / `command(sql)`, that `sql` parameter
- *    (the gateway passes its caller's SQL on; the callers are checked).
+ *  - inside a driver's own `query(sql)` / `command(sql)`, that `sql` parameter,
+ *    and inside its `insert(table)` / `insertValues(table, rows)`, `table` and
+ *    `rows.columns` (the gateway passes its caller's SQL, table and columns
+ *    on; the callers are checked).
  *
  * Values go in as bound parameters (`{name:Type}`), never into the text.
  * Anything else is a finding, with file, line and the expression it could not
@@ -35,6 +39,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCANNED = ['projections', 'api', 'services'];
 /** Calls that take SQL: the gateway's query/command, and the chdb / @clickhouse/client calls the drivers make. */
 const SQL_METHODS = new Set(['query', 'command', 'queryBindAsync', 'queryAsync']);
+/** @clickhouse/client's exec({ query }): only its object form takes SQL (a RegExp's exec takes the text it searches). */
+const OBJECT_SQL_METHODS = new Set(['exec']);
+/** The gateway's inserts: their table (first argument) and, for insertValues, their columns go into SQL text. */
+const INSERT_METHODS = new Set(['insert', 'insertValues']);
 /** Names under which TableNames objects are allowed in SQL text. */
 const TABLE_HOLDERS = new Set(['tables', 't', 'names']);
 const TABLE_KEYS = new Set<string>(TABLES);
@@ -312,10 +320,8 @@ function createSqlChecker(program: ts.Program) {
     const d = symbol.declarations?.[0];
     if (!d) return no(node, 'no declaration');
     if (ts.isParameter(d)) {
-      // A driver's query(sql) / command(sql) passing its own SQL argument on to the engine.
-      const fn = d.parent;
-      const fnName = isFunctionLike(fn) && fn.name && ts.isIdentifier(fn.name) ? fn.name.text : undefined;
-      if (as === 'sql' && fnName && (fnName === 'query' || fnName === 'command') && fn.parameters[0] === d) return OK;
+      // A driver's query(sql) / command(sql) / insert(table) / insertValues(table) passing its caller's argument on to the engine.
+      if (as === 'sql' && (driverParameter(d, 'query', 0) || driverParameter(d, 'command', 0) || driverParameter(d, 'insert', 0) || driverParameter(d, 'insertValues', 0))) return OK;
       return no(node, `parameter ${node.text}: the SQL would come from the caller`);
     }
     if (ts.isVariableDeclaration(d)) {
@@ -359,6 +365,20 @@ function createSqlChecker(program: ts.Program) {
     return no(node, `${node.text} is neither a constant nor a parameter the checker can follow`);
   }
 
+  /** `columns: X` in the rows of a gateway insertValues call, which takes them as a readonly list and only reads them. */
+  function isInsertColumns(node: ts.Node): boolean {
+    if (!ts.isPropertyAssignment(node) || !ts.isIdentifier(node.name) || node.name.text !== 'columns') return false;
+    const call = node.parent.parent;
+    return ts.isCallExpression(call) && call.arguments[1] === node.parent && ts.isPropertyAccessExpression(call.expression) && call.expression.name.text === 'insertValues';
+  }
+
+  /** Whether `d` is parameter `index` of a function (a driver's method) named `name`. */
+  function driverParameter(d: ts.Declaration | undefined, name: string, index: number): boolean {
+    if (!d || !ts.isParameter(d)) return false;
+    const fn = d.parent;
+    return isFunctionLike(fn) && !!fn.name && ts.isIdentifier(fn.name) && fn.name.text === name && fn.parameters[index] === d;
+  }
+
   /** Every use of an array of fragments: reads, or push/unshift of fixed text. Handing it anywhere else could change it. */
   function onlyFixedPushes(symbol: ts.Symbol, at: ts.Node, env: Env, depth: number): Verdict {
     const file = symbol.declarations?.[0]?.getSourceFile() ?? at.getSourceFile();
@@ -376,6 +396,7 @@ function createSqlChecker(program: ts.Program) {
         } else if (
           !ts.isSpreadElement(parent) &&
           !ts.isShorthandPropertyAssignment(parent) &&
+          !isInsertColumns(parent) &&
           !ts.isReturnStatement(parent) &&
           !(ts.isForOfStatement(parent) && parent.expression === node)
         ) {
@@ -435,6 +456,8 @@ function createSqlChecker(program: ts.Program) {
     const e = unwrap(node);
     if (ts.isArrayLiteralExpression(e)) return all(e.elements.map((el) => (ts.isSpreadElement(el) ? fragments(el.expression, env, depth + 1) : sql(el, env, depth + 1))));
     if (ts.isIdentifier(e)) return identifier(e, env, depth, 'fragments');
+    // Inside a driver's insertValues(table, rows): `rows.columns`, passed on from its caller (checked there).
+    if (ts.isPropertyAccessExpression(e) && e.name.text === 'columns' && ts.isIdentifier(e.expression) && driverParameter(declarationOf(e.expression), 'insertValues', 1)) return OK;
     if (ts.isConditionalExpression(e)) return all([fragments(e.whenTrue, env, depth + 1), fragments(e.whenFalse, env, depth + 1)]);
     if (ts.isCallExpression(e)) {
       const callee = unwrap(e.expression);
@@ -492,26 +515,44 @@ function createSqlChecker(program: ts.Program) {
     return value && ts.isExpression(value) ? value : undefined;
   }
 
+  /**
+   * A gateway insert's table and columns, proven fixed; undefined for inserts
+   * that take one object (chdb's and the client's own, inside the drivers).
+   */
+  function insertTarget(call: ts.CallExpression): Verdict | undefined {
+    const [table, rows] = call.arguments;
+    if (!table || ts.isObjectLiteralExpression(unwrap(table))) return undefined;
+    if (!ts.isPropertyAccessExpression(call.expression) || call.expression.name.text !== 'insertValues') return sql(table, new Map(), 0);
+    const object = rows ? objectLiteralOf(rows) : undefined;
+    const columns = object ? propertyValue(object, 'columns') : undefined;
+    if (!columns || !ts.isExpression(columns)) return no(rows ?? call, 'insertValues rows whose columns the checker cannot see');
+    return all([sql(table, new Map(), 0), fragments(columns, new Map(), 0)]);
+  }
+
   return {
     /** Checks every SQL call of a file; returns the findings and how many calls were checked. */
     checkFile(file: ts.SourceFile): { findings: Finding[]; calls: number } {
       const findings: Finding[] = [];
       let calls = 0;
+      const report = (call: ts.CallExpression & { expression: ts.PropertyAccessExpression }, verdict: Verdict): void => {
+        calls++;
+        if (verdict.ok) return;
+        findings.push({
+          file: relative(ROOT, file.fileName),
+          line: file.getLineAndCharacterOfPosition(call.getStart()).line + 1,
+          call: call.expression.getText().replace(/\s+/g, ''),
+          reason: verdict.why,
+        });
+      };
       const visit = (node: ts.Node): void => {
-        if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && SQL_METHODS.has(node.expression.name.text)) {
-          const argument = sqlArgument(node);
-          if (argument) {
-            calls++;
-            const verdict = sql(argument, new Map(), 0);
-            if (!verdict.ok) {
-              findings.push({
-                file: relative(ROOT, file.fileName),
-                line: file.getLineAndCharacterOfPosition(node.getStart()).line + 1,
-                call: node.expression.getText().replace(/\s+/g, ''),
-                reason: verdict.why,
-              });
-            }
-          }
+        if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)) {
+          const call = node as ts.CallExpression & { expression: ts.PropertyAccessExpression };
+          const method = call.expression.name.text;
+          const objectForm = call.arguments[0] !== undefined && ts.isObjectLiteralExpression(unwrap(call.arguments[0]));
+          const argument = SQL_METHODS.has(method) || (OBJECT_SQL_METHODS.has(method) && objectForm) ? sqlArgument(call) : undefined;
+          if (argument) report(call, sql(argument, new Map(), 0));
+          const target = INSERT_METHODS.has(method) ? insertTarget(call) : undefined;
+          if (target) report(call, target);
         }
         ts.forEachChild(node, visit);
       };
@@ -594,6 +635,9 @@ const BAD_SNIPPETS: Record<string, string> = {
     const DEFS = [{ key: 'sessions', create: (t: TableNames) => \`CREATE TABLE \${t.sessions} COMMENT '\${req.id}'\` }];
     return Promise.all(DEFS.map((d) => model.clickhouse.command(d.create(model.tables))));
   }`,
+  'insert-into-a-table-from-input': `export const f = (model: ReadModel, req: Req) => model.clickhouse.insert(req.table, []);`,
+  'insert-into-columns-from-input': `export const f = (model: ReadModel, req: Req) =>
+    model.clickhouse.insertValues(model.tables.session_events, { columns: req.ids, values: [] });`,
   'filtered-definitions-with-input': `export function f(model: ReadModel, req: Req) {
     const DEFS = [{ key: 'sessions', create: (t: TableNames) => \`CREATE TABLE \${t.sessions} COMMENT '\${req.id}'\` }];
     const some = DEFS.filter((d) => d.key === req.table);
@@ -602,6 +646,8 @@ const BAD_SNIPPETS: Record<string, string> = {
 };
 
 const GOOD_SNIPPETS: Record<string, string> = {
+  'insert-into-a-fixed-table-and-columns': `const COLUMNS_OF_EVENTS = ['integration_id', 'session_id'] as const;
+  export const f = (model: ReadModel) => model.clickhouse.insertValues(model.tables.session_events, { columns: COLUMNS_OF_EVENTS, values: [] });`,
   'filtered-definitions': `const DEFS = [{ key: 'sessions' as const, create: (t: TableNames) => \`CREATE TABLE IF NOT EXISTS \${t.sessions} (id String) ENGINE = MergeTree ORDER BY id\` }];
   export async function f(model: ReadModel, req: Req) {
     const some = DEFS.filter((d) => d.key === req.table);
@@ -666,7 +712,7 @@ describe('no SQL from input', () => {
     return checker.checkFile(file);
   };
 
-  it('every .query( / .command( in projections/, api/, services/ gets SQL built from fixed text only', () => {
+  it('every .query( / .command( / .exec( and insert target in projections/, api/, services/ is built from fixed text only', () => {
     const findings: Finding[] = [];
     const callsByFile: Record<string, number> = {};
     for (const path of realFiles) {
@@ -686,6 +732,7 @@ describe('no SQL from input', () => {
       'projections/analytics/analytics.queries.ts',
       'projections/session-events/session-events.queries.ts',
       'projections/runtime/session-loader.ts',
+      'projections/runtime/batch-projector.ts',
       'services/clickhouse/migrations.ts',
       'services/clickhouse/embedded-driver.ts',
       'services/clickhouse/http-driver.ts',
