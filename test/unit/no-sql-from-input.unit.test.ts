@@ -43,6 +43,8 @@ const SQL_METHODS = new Set(['query', 'command', 'queryBindAsync', 'queryAsync']
 const OBJECT_SQL_METHODS = new Set(['exec']);
 /** The gateway's inserts: their table (first argument) and, for insertValues, their columns go into SQL text. */
 const INSERT_METHODS = new Set(['insert', 'insertValues']);
+/** A driver's methods that pass their first argument (SQL, or an insert's table) from the gateway's caller on to the engine. */
+const PASSED_ON = ['query', 'command', ...INSERT_METHODS];
 /** Names under which TableNames objects are allowed in SQL text. */
 const TABLE_HOLDERS = new Set(['tables', 't', 'names']);
 const TABLE_KEYS = new Set<string>(TABLES);
@@ -321,7 +323,7 @@ function createSqlChecker(program: ts.Program) {
     if (!d) return no(node, 'no declaration');
     if (ts.isParameter(d)) {
       // A driver's query(sql) / command(sql) / insert(table) / insertValues(table) passing its caller's argument on to the engine.
-      if (as === 'sql' && (driverParameter(d, 'query', 0) || driverParameter(d, 'command', 0) || driverParameter(d, 'insert', 0) || driverParameter(d, 'insertValues', 0))) return OK;
+      if (as === 'sql' && PASSED_ON.some((method) => driverParameter(d, method, 0))) return OK;
       return no(node, `parameter ${node.text}: the SQL would come from the caller`);
     }
     if (ts.isVariableDeclaration(d)) {
@@ -519,10 +521,10 @@ function createSqlChecker(program: ts.Program) {
    * A gateway insert's table and columns, proven fixed; undefined for inserts
    * that take one object (chdb's and the client's own, inside the drivers).
    */
-  function insertTarget(call: ts.CallExpression): Verdict | undefined {
+  function insertTarget(call: ts.CallExpression, method: string): Verdict | undefined {
     const [table, rows] = call.arguments;
     if (!table || ts.isObjectLiteralExpression(unwrap(table))) return undefined;
-    if (!ts.isPropertyAccessExpression(call.expression) || call.expression.name.text !== 'insertValues') return sql(table, new Map(), 0);
+    if (method !== 'insertValues') return sql(table, new Map(), 0);
     const object = rows ? objectLiteralOf(rows) : undefined;
     const columns = object ? propertyValue(object, 'columns') : undefined;
     if (!columns || !ts.isExpression(columns)) return no(rows ?? call, 'insertValues rows whose columns the checker cannot see');
@@ -551,7 +553,7 @@ function createSqlChecker(program: ts.Program) {
           const objectForm = call.arguments[0] !== undefined && ts.isObjectLiteralExpression(unwrap(call.arguments[0]));
           const argument = SQL_METHODS.has(method) || (OBJECT_SQL_METHODS.has(method) && objectForm) ? sqlArgument(call) : undefined;
           if (argument) report(call, sql(argument, new Map(), 0));
-          const target = INSERT_METHODS.has(method) ? insertTarget(call) : undefined;
+          const target = INSERT_METHODS.has(method) ? insertTarget(call, method) : undefined;
           if (target) report(call, target);
         }
         ts.forEachChild(node, visit);
