@@ -102,3 +102,32 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** kafkajs marks the errors worth asking again on (`retriable`); its classes are not importable from ESM, so recognised by shape. */
+export function isRetriableKafkaError(error: unknown): boolean {
+  return error instanceof Error && error.name.startsWith('KafkaJS') && (error as { retriable?: unknown }).retriable === true;
+}
+
+/**
+ * Asks the broker again while it answers with a retriable error (a group
+ * coordinator loading or moving, a leader being elected), for up to `forMs`.
+ * kafkajs' consumers ride these out, but its admin calls do not retry them:
+ * a tool that polls the broker for a long time (a rebuild reading its
+ * progress) would otherwise die of one while its consumer carried on.
+ */
+export async function askAgainWhileRetriable<T>(
+  ask: () => Promise<T>,
+  options: { what: string; logger: Logger; forMs?: number; pauseMs?: number },
+): Promise<T> {
+  const { what, logger, forMs = 60_000, pauseMs = 500 } = options;
+  const since = Date.now();
+  for (;;) {
+    try {
+      return await ask();
+    } catch (error) {
+      if (!isRetriableKafkaError(error) || Date.now() - since >= forMs) throw error;
+      logger.warn({ err: error }, `${what}: the broker answered with a retriable error; asking again`);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+}

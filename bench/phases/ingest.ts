@@ -38,11 +38,14 @@ export async function measureConsumption(ctx: BenchContext, child: Child, groupI
   await env.clickhouseMeter.take();
   const progress = task(label, total, 'events');
   let first: { at: number; committed: number } | null = null;
+  // A reading the broker refused (a coordinator loading) shows the last one, not zero and a negative rate.
+  let lastCommitted = 0;
   const deadline = Date.now() + 120_000 + total * 2;
   for (;;) {
     // Read before the liveness check: a tool that exits once it has caught up (services/rebuild.ts) is done, not dead.
     const exitedBefore = child.proc.exitInfo() !== undefined;
-    const committed = await committedTotal(env.admin, groupId, topic).catch(() => 0);
+    const committed = await committedTotal(env.admin, groupId, topic).catch(() => lastCommitted);
+    lastCommitted = committed;
     const at = performance.now();
     if (committed > 0 && first === null) first = { at, committed };
     progress.update(committed, first ? `${Math.round((committed - first.committed) / Math.max(0.001, (at - first.at) / 1000)).toLocaleString('en-US')} events/s` : 'joining');
