@@ -110,10 +110,12 @@ export function isRetriableKafkaError(error: unknown): boolean {
 
 /**
  * Asks the broker again while it answers with a retriable error (a group
- * coordinator loading or moving, a leader being elected), for up to `forMs`.
- * kafkajs' consumers ride these out, but its admin calls do not retry them:
- * a tool that polls the broker for a long time (a rebuild reading its
- * progress) would otherwise die of one while its consumer carried on.
+ * coordinator loading or moving), for up to `forMs`. kafkajs' consumers and
+ * most of its admin calls retry these with the client's retry settings, but
+ * `admin.fetchOffsets` does not: a tool that polls committed offsets for a
+ * long time (a rebuild reading its progress) would otherwise die of one
+ * while its consumer carried on. Wrapping a call kafkajs already retries
+ * would only multiply its retries.
  */
 export async function askAgainWhileRetriable<T>(
   ask: () => Promise<T>,

@@ -192,14 +192,14 @@ async function doneOf(stopAt: Map<string, bigint>, ranges: Map<string, { low: bi
 
 async function topicRanges(kafkaAdmin: Admin): Promise<Map<string, { low: bigint; high: bigint }>> {
   const out = new Map<string, { low: bigint; high: bigint }>();
-  for (const topic of topics) {
-    const offsets = await askAgainWhileRetriable(() => kafkaAdmin.fetchTopicOffsets(topic), { what: `offsets of ${topic}`, logger });
-    for (const p of offsets) out.set(`${topic}:${p.partition}`, { low: BigInt(p.low), high: BigInt(p.high) });
-  }
+  for (const topic of topics) for (const p of await kafkaAdmin.fetchTopicOffsets(topic)) out.set(`${topic}:${p.partition}`, { low: BigInt(p.low), high: BigInt(p.high) });
   return out;
 }
 
-/** A group's committed offsets on the rebuild's topics; partitions it never committed are absent. */
+/**
+ * A group's committed offsets on the rebuild's topics; partitions it never committed are absent. Of the admin
+ * reads here, only fetchOffsets goes to the broker without kafkajs' own retries, so only it is asked again.
+ */
 async function committedOffsets(kafkaAdmin: Admin, group: string): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
   const committed = await askAgainWhileRetriable(() => kafkaAdmin.fetchOffsets({ groupId: group, topics }), { what: `committed offsets of ${group}`, logger });
@@ -213,7 +213,7 @@ async function committedOffsets(kafkaAdmin: Admin, group: string): Promise<Map<s
 async function liveGroupStandsStill(): Promise<void> {
   const deadline = Date.now() + STAND_STILL_TIMEOUT_MS;
   for (;;) {
-    const { groups } = await askAgainWhileRetriable(() => admin.describeGroups([liveGroup]), { what: `members of ${liveGroup}`, logger });
+    const { groups } = await admin.describeGroups([liveGroup]);
     const group = groups[0];
     if (!group || group.members.length === 0) return;
     if (Date.now() > deadline) await abort(`the live group still has ${group.members.length} member(s) after ${STAND_STILL_TIMEOUT_MS / 1000} s; are they older versions that do not follow the handoff lease?`);
