@@ -24,30 +24,34 @@ export const SESSION_EVENT_COLUMNS = [
   'src_offset',
 ] as const;
 
+/** A JSON-holding column's value: the insert writes it as JSON text (see SESSION_SETTINGS). */
+type JsonObject = Readonly<Record<string, unknown>>;
+const NO_ATTRIBUTES: JsonObject = Object.freeze({});
+
 /**
  * An event's timeline entries as the four parallel columns item_at, item_kind,
- * item_page_url ('' for none) and item_attributes (JSON): one entry for a
- * lifecycle event, one per activity item for session.activity (each with its
- * own time and page). Filled directly, with no object per entry: this runs for
- * every event the projector writes.
+ * item_page_url ('' for none) and item_attributes (objects, stored as JSON
+ * text): one entry for a lifecycle event, one per activity item for
+ * session.activity (each with its own time and page). Filled directly, with no
+ * object per entry: this runs for every event the projector writes.
  */
-function timelineColumns(event: SessionEvent): [string[], string[], string[], string[]] {
+function timelineColumns(event: SessionEvent): [string[], string[], string[], JsonObject[]] {
   if (event.type === 'session.activity') {
     const activities = event.data.activities;
     const at: string[] = [];
     const kind: string[] = [];
     const pageUrl: string[] = [];
-    const attributes: string[] = [];
+    const attributes: JsonObject[] = [];
     for (const a of activities) {
       at.push(a.at);
       kind.push(a.kind);
       pageUrl.push(a.pageUrl ?? '');
-      attributes.push(a.attributes ? JSON.stringify(a.attributes) : '{}');
+      attributes.push(a.attributes ?? NO_ATTRIBUTES);
     }
     return [at, kind, pageUrl, attributes];
   }
   const pageUrl = event.type === 'session.started' || event.type === 'session.page_viewed' ? event.data.pageUrl : '';
-  return [[event.occurredAt], [lifecycleKind(event.type)], [pageUrl], [JSON.stringify(timelineAttributes(event))]];
+  return [[event.occurredAt], [lifecycleKind(event.type)], [pageUrl], [timelineAttributes(event)]];
 }
 
 /**

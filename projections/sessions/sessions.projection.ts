@@ -19,7 +19,8 @@ function sessionRow(state: SessionState, version: number, isDeleted: 0 | 1): Row
     user_url: state.identity?.userUrl ?? '',
     course_keys: state.courses,
     ended_at: state.ended?.at ?? null,
-    state: JSON.stringify(state),
+    // Stored as its JSON text (see SESSION_SETTINGS): serialized once, in the insert's text.
+    state,
     version,
     is_deleted: isDeleted,
   };

@@ -48,10 +48,15 @@ export interface ClickHouseGateway {
 /**
  * Settings every session runs with, on both drivers, so results are identical:
  * ISO timestamps out, ISO accepted in, 64-bit integers as JSON numbers, UTC.
+ * A JSON object given for a String column is stored as its text: the
+ * projector hands JSON-holding columns (a session's state, a timeline entry's
+ * attributes) over as objects, so each is serialized once, inside the insert's
+ * one JSON text, instead of to a string that the insert then escapes again.
  */
 export const SESSION_SETTINGS = {
   date_time_output_format: 'iso',
   date_time_input_format: 'best_effort',
+  input_format_json_read_objects_as_strings: 1,
   output_format_json_quote_64bit_integers: 0,
   session_timezone: 'UTC',
 } as const;

@@ -64,7 +64,7 @@ export function describeGatewayContract(options: ContractOptions): void {
 
     afterAll(async () => {
       if (!sut) return;
-      for (const name of ['daily_mv', 'daily', 'raw_events', 'latest', 'events', 'ddl']) {
+      for (const name of ['daily_mv', 'daily', 'raw_events', 'latest', 'events', 'positional', 'json_text', 'ddl']) {
         await sut.gateway.command(`DROP TABLE IF EXISTS ${table(name)}`).catch(() => undefined);
       }
       await sut.close();
@@ -145,6 +145,22 @@ export function describeGatewayContract(options: ContractOptions): void {
       expect(await query('positional:readback', `SELECT * FROM ${table('positional')} ORDER BY occurred_at`)).toEqual([
         { occurred_at: '2026-11-02T14:03:11.120Z', event_id: "e'1\\", seq: 0, note: 'none', src_offset: 9007199254740991 },
         { occurred_at: '2026-11-02T14:03:12.500Z', event_id: 'ü 😀', seq: 1, note: 'none', src_offset: 7 },
+      ]);
+    });
+
+    it('stores a JSON object given for a String or Array(String) column as its JSON text, in both insert forms', async () => {
+      await gw().command(`CREATE TABLE IF NOT EXISTS ${table('json_text')} (id UInt8, doc String, docs Array(String)) ENGINE = MergeTree ORDER BY id`);
+      // Quotes, escapes, a lone surrogate, non-ASCII and nesting: the stored text must be exactly what JSON.stringify writes.
+      const doc = { q: 'a "quoted" \\ back\nslash', lone: '\ud800', text: 'ü 😀', nested: { list: [1, null, { deep: true }], n: -1.5e-7 } };
+      const docs = [{}, { k: 'v' }, doc];
+      await gw().insert(table('json_text'), [{ id: 1, doc, docs }]);
+      await gw().insertValues(table('json_text'), { columns: ['id', 'doc', 'docs'], values: [[2, doc, docs], [3, 'plain text', ['x']]] });
+      const rows = await query('json-text:readback', `SELECT id, doc, docs FROM ${table('json_text')} ORDER BY id`);
+      const asText = { doc: JSON.stringify(doc), docs: docs.map((d) => JSON.stringify(d)) };
+      expect(rows).toEqual([
+        { id: 1, ...asText },
+        { id: 2, ...asText },
+        { id: 3, doc: 'plain text', docs: ['x'] },
       ]);
     });
 
