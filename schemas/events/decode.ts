@@ -54,6 +54,23 @@ function describeIssues(error: z.ZodError): string {
 }
 
 /**
+ * The path of the first string or key holding half a surrogate pair, which
+ * JSON can escape but no store keeps as written (ClickHouse refuses the whole
+ * insert holding it); undefined when all text is well formed.
+ */
+function illFormedTextAt(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : path || '(root)';
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (!key.isWellFormed()) return at;
+    const found = illFormedTextAt(item, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
  * Turns raw bytes from Kafka into a typed event, or says why not. Never throws:
  * a bad message must not stall its partition, it goes to the dead-letter topic.
  */
@@ -62,9 +79,10 @@ export function decodeEvent(raw: Buffer | string | null | undefined, options: De
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
   if (size > MAX_MESSAGE_BYTES) return fail('oversized_message', `${size} bytes > ${MAX_MESSAGE_BYTES}`);
 
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    json = JSON.parse(text);
   } catch (error) {
     return fail('malformed_json', error instanceof Error ? error.message : String(error));
   }
@@ -92,6 +110,12 @@ export function decodeEvent(raw: Buffer | string | null | undefined, options: De
     // zod itself can throw on a hostile shape: its record parser reads `constructor.prototype` of the value, so
     // activity attributes holding `"constructor": null` threw a TypeError, failed the batch and stalled the partition.
     return fail('invalid_field', `the event could not be validated: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  // Bytes decode to well-formed text (bad UTF-8 becomes U+FFFD), so only a \u escape, or a string handed in, can hold half a surrogate pair.
+  if (text.includes('\\u') || (typeof raw === 'string' && !raw.isWellFormed())) {
+    const where = illFormedTextAt(event, '');
+    if (where !== undefined) return fail('invalid_field', `${where}: text is not well-formed Unicode (half a surrogate pair)`);
   }
 
   const now = options.now();

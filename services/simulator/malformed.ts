@@ -19,6 +19,7 @@ export const MALFORMED_KINDS = [
   'wrong_types',
   'missing_ids',
   'hostile_attributes',
+  'ill_formed_text',
   'oversized',
   'far_future',
   'ancient',
@@ -51,6 +52,7 @@ const REASONS: Readonly<Record<MalformedKind, DecodeReason>> = {
   wrong_types: 'invalid_field',
   missing_ids: 'invalid_field',
   hostile_attributes: 'invalid_field',
+  ill_formed_text: 'invalid_field',
   oversized: 'oversized_message',
   far_future: 'timestamp_out_of_range',
   ancient: 'timestamp_out_of_range',
@@ -92,6 +94,11 @@ function valueFor(kind: MalformedKind, event: SessionScored, rng: Rng, ctx: Malf
     case 'missing_ids': return variant(event, rng.chance(0.5) ? { eventId: undefined } : { sessionId: undefined, eventId: '' });
     // zod's record parser threw on this shape (it reads `constructor.prototype`), which once stalled the partition.
     case 'hostile_attributes': return variant(event, { type: 'session.activity', data: { activities: [{ kind: 'click', at: event.occurredAt, attributes: { constructor: null } }] } });
+    // JSON may escape half a surrogate pair; no engine stores that text as written, and ClickHouse refuses the whole insert.
+    case 'ill_formed_text':
+      return rng.chance(0.5)
+        ? variant(event, { data: { ...event.data, modelVersion: `nai-${rng.pick(['\ud800', '\udfff', 'x\ud83d'])}` } })
+        : variant(event, { data: { ...event.data, detectionFlags: ['webdriver', `flag\udc00${rng.token(4)}`] } });
     case 'oversized': return variant(event, { padding: 'x'.repeat(MAX_MESSAGE_BYTES + rng.int(1, 4096)) });
     case 'far_future': return variant(event, { occurredAt: new Date(ctx.now + rng.int(2, 400) * DAY_MS).toISOString() });
     case 'ancient': return variant(event, { occurredAt: new Date(Date.UTC(rng.int(1999, 2014), rng.int(0, 11), rng.int(1, 28))).toISOString() });

@@ -69,6 +69,25 @@ describe('event contract v1', () => {
     }
   });
 
+  it('refuses text holding half a surrogate pair, anywhere, and says where; whole pairs and escaped backslashes pass', () => {
+    const activity = sessionEventExamples.find((e) => e.type === 'session.activity')!;
+    const withAttributes = (attributes: Record<string, unknown>) => ({ ...activity, data: { activities: [{ kind: 'click', at: activity.occurredAt, attributes }] } });
+    const outcome = (raw: string | Buffer): string => {
+      const decoded = decodeEvent(raw, { now });
+      return decoded.ok ? 'accepted' : `${decoded.reason} ${decoded.detail}`;
+    };
+    const refused = (path: string) => `invalid_field ${path}: text is not well-formed Unicode (half a surrogate pair)`;
+    // JSON.stringify writes a lone surrogate as a \u escape, as a producer's JSON would.
+    expect(outcome(Buffer.from(JSON.stringify(withAttributes({ note: 'a\ud800' }))))).toBe(refused('data.activities.0.attributes.note'));
+    expect(outcome(Buffer.from(JSON.stringify(withAttributes({ note: '\udfffb' }))))).toBe(refused('data.activities.0.attributes.note'));
+    expect(outcome(Buffer.from(JSON.stringify(withAttributes({ ['k\udc00']: 1 }))))).toMatch(/^invalid_field data\.activities\.0\.attributes\.k/);
+    expect(outcome(Buffer.from(JSON.stringify({ ...example, sessionId: `${example.sessionId}\ud83d` })))).toMatch(/^invalid_field /);
+    // A string handed in may hold the lone surrogate itself rather than its escape.
+    expect(outcome(JSON.stringify(withAttributes({ note: 'x' })).replace('"x"', '"x\ud800"'))).toBe(refused('data.activities.0.attributes.note'));
+    expect(outcome(Buffer.from(JSON.stringify(withAttributes({ note: 'a \ud83d\ude00 b', path: 'C:\\users\\u0041' }))))).toBe('accepted');
+    expect(outcome(Buffer.from(JSON.stringify(withAttributes({ note: 'a \ud83d\ude00 b' })).replace('\ud83d\ude00', '\\ud83d\\ude00')))).toBe('accepted');
+  });
+
   it('never throws, whatever the bytes', () => {
     for (let i = 0; i < 2_000; i++) {
       const bytes = Buffer.from(Array.from({ length: (i % 64) + 1 }, (_, j) => (i * 31 + j * 17) % 256));
