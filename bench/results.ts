@@ -105,12 +105,13 @@ export function alignedTable(header: readonly string[], rows: readonly (readonly
 /** The short human table for stdout. */
 export function renderTable(report: RunReport): string {
   const header = ['benchmark', 'metric', 'value', 'baseline', 'ratio', 'target'];
+  // A selection of phases (--only) can leave a baseline unmeasured: the API's memory without the point reads' bare Koa.
   const rows = report.figures.map((f) => [
     f.bench,
     f.metric,
     `${fmt(f.value)} ${f.unit}`,
-    `${fmt(f.baseline.value)} ${f.unit} (${f.baseline.label})`,
-    `${fmt(f.ratio)}×`,
+    Number.isNaN(f.baseline.value) ? `not run (${f.baseline.label})` : `${fmt(f.baseline.value)} ${f.unit} (${f.baseline.label})`,
+    Number.isNaN(f.ratio) ? '-' : `${fmt(f.ratio)}×`,
     targetText(f),
   ]);
   const held = report.figures.filter((f) => f.held === true).length;
