@@ -120,16 +120,29 @@ export function decodeEvent(raw: Buffer | string | null | undefined, options: De
 
   const now = options.now();
   let latest: string | undefined;
-  const outOfRange = (iso: string): boolean => {
+  /**
+   * What is wrong with a timestamp, if anything. The schema's pattern takes
+   * any two-digit offset, and one Date.parse cannot read (+24:00, +99:99) is no
+   * instant: the fold would throw on it and stall the partition.
+   */
+  const timeFault = (iso: string, field: string): Decoded | undefined => {
     // An activity batch carries a dozen timestamps or more, nearly always canonical: compared as text with the bounds.
-    if (CANONICAL_ISO.test(iso)) return iso > (latest ??= new Date(now + MAX_CLOCK_SKEW_MS).toISOString()) || iso < OLDEST_ACCEPTED_ISO;
-    const at = Date.parse(iso);
-    return at > now + MAX_CLOCK_SKEW_MS || at < OLDEST_ACCEPTED;
+    if (CANONICAL_ISO.test(iso)) {
+      if (iso <= (latest ??= new Date(now + MAX_CLOCK_SKEW_MS).toISOString()) && iso >= OLDEST_ACCEPTED_ISO) return undefined;
+    } else {
+      const at = Date.parse(iso);
+      if (Number.isNaN(at)) return fail('invalid_field', `${field}: ${iso.slice(0, 80)} is not a time (its offset is out of range)`);
+      if (at <= now + MAX_CLOCK_SKEW_MS && at >= OLDEST_ACCEPTED) return undefined;
+    }
+    return fail('timestamp_out_of_range', `${field} ${iso} is outside the accepted window`);
   };
-  if (outOfRange(event.occurredAt)) return fail('timestamp_out_of_range', `occurredAt ${event.occurredAt} is outside the accepted window`);
+  const occurredFault = timeFault(event.occurredAt, 'occurredAt');
+  if (occurredFault) return occurredFault;
   if (event.type === 'session.activity') {
-    const bad = event.data.activities.find((a) => outOfRange(a.at));
-    if (bad) return fail('timestamp_out_of_range', `activity at ${bad.at} is outside the accepted window`);
+    for (const a of event.data.activities) {
+      const fault = timeFault(a.at, 'activity at');
+      if (fault) return fault;
+    }
   }
 
   if (options.key !== undefined && options.key !== null) {

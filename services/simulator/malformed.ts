@@ -20,6 +20,7 @@ export const MALFORMED_KINDS = [
   'missing_ids',
   'hostile_attributes',
   'ill_formed_text',
+  'unreadable_time',
   'oversized',
   'far_future',
   'ancient',
@@ -53,6 +54,7 @@ const REASONS: Readonly<Record<MalformedKind, DecodeReason>> = {
   missing_ids: 'invalid_field',
   hostile_attributes: 'invalid_field',
   ill_formed_text: 'invalid_field',
+  unreadable_time: 'invalid_field',
   oversized: 'oversized_message',
   far_future: 'timestamp_out_of_range',
   ancient: 'timestamp_out_of_range',
@@ -99,6 +101,8 @@ function valueFor(kind: MalformedKind, event: SessionScored, rng: Rng, ctx: Malf
       return rng.chance(0.5)
         ? variant(event, { data: { ...event.data, modelVersion: `nai-${rng.pick(['\ud800', '\udfff', 'x\ud83d'])}` } })
         : variant(event, { data: { ...event.data, detectionFlags: ['webdriver', `flag\udc00${rng.token(4)}`] } });
+    // The contract's pattern takes any two-digit offset; the fold threw on one no parser reads, which stalled the partition.
+    case 'unreadable_time': return variant(event, { occurredAt: event.occurredAt.replace('Z', rng.pick(['+24:00', '-99:99', '+05:60'])) });
     case 'oversized': return variant(event, { padding: 'x'.repeat(MAX_MESSAGE_BYTES + rng.int(1, 4096)) });
     case 'far_future': return variant(event, { occurredAt: new Date(ctx.now + rng.int(2, 400) * DAY_MS).toISOString() });
     case 'ancient': return variant(event, { occurredAt: new Date(Date.UTC(rng.int(1999, 2014), rng.int(0, 11), rng.int(1, 28))).toISOString() });

@@ -31,6 +31,9 @@ describe('event contract v1', () => {
     ['invalid_field', JSON.stringify({ ...example, integrationId: 'has spaces' }), null],
     ['invalid_field', JSON.stringify({ ...example, occurredAt: 'yesterday' }), null],
     ['invalid_field', JSON.stringify({ ...example, data: { pageUrl: 42 } }), null],
+    // The pattern takes any two-digit offset; these are no instant, and the fold once threw on them.
+    ['invalid_field', JSON.stringify({ ...example, occurredAt: '2026-11-02T14:03:11.120+24:00' }), null],
+    ['invalid_field', JSON.stringify({ ...example, occurredAt: '2026-11-02T14:03:11-99:99' }), null],
     ['timestamp_out_of_range', JSON.stringify({ ...example, occurredAt: '2030-01-01T00:00:00.000Z' }), null],
     ['timestamp_out_of_range', JSON.stringify({ ...example, occurredAt: '1999-01-01T00:00:00.000Z' }), null],
     ['key_mismatch', JSON.stringify(example), 'another-session'],
@@ -60,7 +63,13 @@ describe('event contract v1', () => {
       ['2014-12-31T23:59:59.999Z', false],
       ['2014-12-31T19:00:00.000-05:00', true],
       ['2014-12-31T18:59:59.999-05:00', false],
+      ['2026-11-02T14:03:11.120+23:59', true],
+      ['2026-11-02T14:03:11.120-2359', true],
     ];
+    const unreadable = decodeEvent(JSON.stringify(withTime('2026-11-02T14:03:11.120+23:60')), { now });
+    expect(unreadable.ok ? 'accepted' : `${unreadable.reason} ${unreadable.detail}`).toBe(
+      'invalid_field activity at: 2026-11-02T14:03:11.120+23:60 is not a time (its offset is out of range)',
+    );
     for (const [at, accepted] of cases) {
       for (const event of [{ ...activity, occurredAt: at }, withTime(at)]) {
         const decoded = decodeEvent(JSON.stringify(event), { now });
