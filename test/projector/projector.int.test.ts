@@ -9,6 +9,8 @@ import { ClickHouseError, type ClickHouseGateway } from '../../projections/store
 import { PROJECTIONS } from '../../projections/store/generations.js';
 import { projectionKeys } from '../../projections/store/redis-keys.js';
 import { tableNames } from '../../projections/store/table-set.js';
+import { decodeEvent } from '../../schemas/events/decode.js';
+import { sessionEventExamples } from '../../schemas/events/examples.js';
 import { DeadLetterHeaders } from '../../schemas/events/topics.js';
 import type { SessionEvent } from '../../schemas/events/session-events.js';
 import { liveProjector } from '../../services/generation-follower.js';
@@ -323,6 +325,74 @@ describe('projector through the real broker', () => {
       const counts = await clickhouseCounts(integrationId);
       expect(counts.events).toBe(events.length);
     }
+  });
+
+  it('projects a session written at the edges of the contract exactly: every time form, escapes, non-ASCII, the longest ids and attributes', async () => {
+    const integrationId = 'int_edge';
+    const sessionId = `ses.edge_:-${'x'.repeat(128 - 'ses.edge_:-'.length)}`;
+    const base = Date.now() - 3_600_000;
+    /** The instant base + ms, written in one of the forms the contract takes. */
+    const at = (ms: number, form: 'canonical' | 'offset' | 'compact' | 'minutes' | 'nanos'): string => {
+      const iso = (shiftMs: number) => new Date(base + ms + shiftMs).toISOString();
+      switch (form) {
+        case 'canonical': return iso(0);
+        case 'offset': return `${iso(-(23 * 60 + 59) * 60_000).slice(0, 23)}-23:59`;
+        case 'compact': return `${iso(5.5 * 3_600_000).slice(0, 19)}+0530`;
+        case 'minutes': return `${iso(0).slice(0, 16)}Z`;
+        case 'nanos': return `${iso(0).slice(0, 23)}456789Z`;
+      }
+    };
+    const text = `"quoted" \\ back\\slash\nnew line \u0000 nul, ü, 😀 ${'ł'.repeat(200)}`.slice(0, 256);
+    const widest = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`${String(i).padStart(2, '0')}${'k'.repeat(62)}`, i % 3 === 0 ? text : i % 3 === 1 ? -1.5e-300 : true]));
+    const [started, viewed, activity, scored, identified, ended] = sessionEventExamples.map((e, i) => ({
+      ...e,
+      integrationId,
+      sessionId,
+      eventId: `evt.edge:${i}-${'e'.repeat(100)}`,
+    })) as SessionEvent[];
+    const events = [
+      { ...started!, occurredAt: at(0, 'compact'), data: { pageUrl: 'https://acme.instructure.com/courses/48213/p%C3%A4ge?q=%F0%9F%98%80', userAgentSummary: text } },
+      { ...viewed!, occurredAt: at(60_000, 'minutes'), data: { pageUrl: 'HTTPS://ACME.instructure.com/courses/48213/quizzes/991', title: text } },
+      {
+        ...activity!,
+        occurredAt: at(90_000, 'nanos'),
+        data: {
+          activities: [
+            { kind: 'click', at: at(61_000, 'offset'), attributes: widest },
+            { kind: 'paste', at: at(62_000, 'compact'), attributes: {} },
+            { kind: 'keypress', at: at(63_000, 'nanos') },
+          ],
+        },
+      },
+      { ...scored!, occurredAt: at(91_000, 'canonical'), data: { botScore: 0, status: 'human', detectionFlags: [], modelVersion: 'nai-ü-😀-"q"' } },
+      { ...identified!, occurredAt: at(92_000, 'offset'), data: { userId: 'lms:user.1', userName: text, userUrl: 'https://acme.instructure.com/users/%E2%9C%93' } },
+      { ...ended!, occurredAt: at(300_000, 'minutes'), data: { reason: 'timeout' } },
+    ] as SessionEvent[];
+    // The emoji as an escaped surrogate pair in the wire text, which the decoder walks and must let through.
+    const values = events.map((event) => JSON.stringify(event).replaceAll('😀', '\\ud83d\\ude00'));
+    const decoded = values.map((value) => decodeEvent(value, { now: Date.now, key: sessionId }));
+    expect(decoded.map((d) => (d.ok ? 'ok' : `${d.reason} ${d.detail}`))).toEqual(values.map(() => 'ok'));
+    await stack.publishRaw(stack.config.kafka.topics.sessions, values.map((value) => ({ key: sessionId, value })));
+
+    const expected = events.reduce<SessionState | null>((state, event) => evolveSession(state, event), null)!;
+    const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
+    await eventually(() => loadStats(stack.redis, keys, integrationId), { until: (s) => s.events === events.length, what: 'edge events projected' });
+    const [row] = await stack.clickhouse.query<{ state: string }>(
+      `SELECT state FROM ${tables.sessions} FINAL WHERE integration_id = {i:String} AND session_id = {s:String}`,
+      { i: integrationId, s: sessionId },
+    );
+    expect(row && parseState(row.state)).toEqual(expected);
+    expect(parseState((await stack.redis.hget(keys.session(integrationId, sessionId), 'state'))!)).toEqual(expected);
+    const timeline = await stack.clickhouse.query<{ at: number[]; attributes: string[] }>(
+      `SELECT arrayMap(t -> toUnixTimestamp64Milli(t), item_at) AS at, item_attributes AS attributes
+       FROM ${tables.session_events} WHERE integration_id = {i:String} AND session_id = {s:String} ORDER BY event_at, event_id`,
+      { i: integrationId, s: sessionId },
+    );
+    const items = events.flatMap((event) =>
+      event.type === 'session.activity' ? [event.data.activities.map((a) => Date.parse(a.at))] : [[Date.parse(event.occurredAt)]],
+    );
+    expect(timeline.map((r) => r.at).sort((a, b) => a[0]! - b[0]!)).toEqual(items.sort((a, b) => a[0]! - b[0]!));
+    expect(timeline.flatMap((r) => r.attributes)).toContain(JSON.stringify(widest));
   });
 
   it('dead-letters every malformed message with its reason and keeps projecting good ones', async () => {
