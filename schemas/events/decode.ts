@@ -134,13 +134,14 @@ export function decodeEvent(raw: Buffer | string | null | undefined, options: De
       if (Number.isNaN(at)) return fail('invalid_field', `${field}: ${iso.slice(0, 80)} is not a time (its offset is out of range)`);
       if (at <= now + MAX_CLOCK_SKEW_MS && at >= OLDEST_ACCEPTED) return undefined;
     }
-    return fail('timestamp_out_of_range', `${field} ${iso} is outside the accepted window`);
+    return fail('timestamp_out_of_range', `${field}: ${iso.slice(0, 80)} is outside the accepted window`);
   };
   const occurredFault = timeFault(event.occurredAt, 'occurredAt');
   if (occurredFault) return occurredFault;
   if (event.type === 'session.activity') {
-    for (const a of event.data.activities) {
-      const fault = timeFault(a.at, 'activity at');
+    const activities = event.data.activities;
+    for (let i = 0; i < activities.length; i++) {
+      const fault = timeFault(activities[i]!.at, `data.activities.${i}.at`);
       if (fault) return fault;
     }
   }

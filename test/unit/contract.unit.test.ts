@@ -68,8 +68,10 @@ describe('event contract v1', () => {
     ];
     const unreadable = decodeEvent(JSON.stringify(withTime('2026-11-02T14:03:11.120+23:60')), { now });
     expect(unreadable.ok ? 'accepted' : `${unreadable.reason} ${unreadable.detail}`).toBe(
-      'invalid_field activity at: 2026-11-02T14:03:11.120+23:60 is not a time (its offset is out of range)',
+      'invalid_field data.activities.0.at: 2026-11-02T14:03:11.120+23:60 is not a time (its offset is out of range)',
     );
+    const late = decodeEvent(JSON.stringify(withTime('2030-01-01T00:00:00.000Z')), { now });
+    expect(late.ok ? 'accepted' : `${late.reason} ${late.detail}`).toBe('timestamp_out_of_range data.activities.0.at: 2030-01-01T00:00:00.000Z is outside the accepted window');
     for (const [at, accepted] of cases) {
       for (const event of [{ ...activity, occurredAt: at }, withTime(at)]) {
         const decoded = decodeEvent(JSON.stringify(event), { now });
