@@ -70,6 +70,19 @@ async function hourlyEvents(integrationId: string): Promise<number> {
   return Number(row?.events ?? 0);
 }
 
+/** A session's state as each store holds it, null where a store lacks it: the ClickHouse row and the Redis document. */
+async function storedStates(integrationId: string, sessionId: string): Promise<{ clickhouse: SessionState | null; redis: SessionState | null }> {
+  const [row] = await stack.clickhouse.query<{ state: string }>(
+    `SELECT state FROM ${tables.sessions} FINAL WHERE integration_id = {i:String} AND session_id = {s:String}`,
+    { i: integrationId, s: sessionId },
+  );
+  const doc = await stack.redis.hget(projectionKeys(stack.config.redis.keyPrefix, 1).session(integrationId, sessionId), 'state');
+  return { clickhouse: row ? parseState(row.state) : null, redis: doc === null ? null : parseState(doc) };
+}
+
+/** What both stores must hold for a session: the fold of its events, in order. */
+const fold = (events: readonly SessionEvent[]): SessionState => events.reduce<SessionState | null>((state, event) => evolveSession(state, event), null)!;
+
 describe('projector through the real broker', () => {
   beforeAll(async () => {
     stack = await startStack({ name: 'projector' });
@@ -274,15 +287,7 @@ describe('projector through the real broker', () => {
     const sessions = Array.from({ length: 12 }, () => generator.nextSession()).filter((events) => events.length >= 4);
     const halves = sessions.map((events) => [events.slice(0, Math.ceil(events.length / 2)), events.slice(Math.ceil(events.length / 2))] as const);
     const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
-    const stateIn = async (sessionId: string): Promise<{ clickhouse: SessionState | null; redis: SessionState | null }> => {
-      const [row] = await stack.clickhouse.query<{ state: string }>(
-        `SELECT state FROM ${tables.sessions} FINAL WHERE integration_id = 'int_delta' AND session_id = {s:String}`,
-        { s: sessionId },
-      );
-      const doc = await stack.redis.hget(keys.session('int_delta', sessionId), 'state');
-      return { clickhouse: row ? parseState(row.state) : null, redis: doc === null ? null : parseState(doc) };
-    };
-    const fold = (events: readonly SessionEvent[]): SessionState => events.reduce<SessionState | null>((state, event) => evolveSession(state, event), null)!;
+    const stateIn = (sessionId: string) => storedStates('int_delta', sessionId);
 
     await stack.publish(halves.flatMap(([first]) => first));
     for (const [first] of halves) {
@@ -316,11 +321,7 @@ describe('projector through the real broker', () => {
       const bySession = new Map<string, SessionEvent[]>();
       for (const event of events) bySession.set(event.sessionId, [...(bySession.get(event.sessionId) ?? []), event]);
       for (const [sessionId, sessionEvents] of bySession) {
-        const [row] = await stack.clickhouse.query<{ state: string }>(
-          `SELECT state FROM ${tables.sessions} FINAL WHERE integration_id = {i:String} AND session_id = {s:String}`,
-          { i: integrationId, s: sessionId },
-        );
-        expect(row && parseState(row.state)).toEqual(sessionEvents.reduce<SessionState | null>((state, event) => evolveSession(state, event), null));
+        expect((await storedStates(integrationId, sessionId)).clickhouse).toEqual(fold(sessionEvents));
       }
       const counts = await clickhouseCounts(integrationId);
       expect(counts.events).toBe(events.length);
@@ -374,15 +375,10 @@ describe('projector through the real broker', () => {
     expect(decoded.map((d) => (d.ok ? 'ok' : `${d.reason} ${d.detail}`))).toEqual(values.map(() => 'ok'));
     await stack.publishRaw(stack.config.kafka.topics.sessions, values.map((value) => ({ key: sessionId, value })));
 
-    const expected = events.reduce<SessionState | null>((state, event) => evolveSession(state, event), null)!;
+    const expected = fold(events);
     const keys = projectionKeys(stack.config.redis.keyPrefix, 1);
     await eventually(() => loadStats(stack.redis, keys, integrationId), { until: (s) => s.events === events.length, what: 'edge events projected' });
-    const [row] = await stack.clickhouse.query<{ state: string }>(
-      `SELECT state FROM ${tables.sessions} FINAL WHERE integration_id = {i:String} AND session_id = {s:String}`,
-      { i: integrationId, s: sessionId },
-    );
-    expect(row && parseState(row.state)).toEqual(expected);
-    expect(parseState((await stack.redis.hget(keys.session(integrationId, sessionId), 'state'))!)).toEqual(expected);
+    expect(await storedStates(integrationId, sessionId)).toEqual({ clickhouse: expected, redis: expected });
     const timeline = await stack.clickhouse.query<{ at: number[]; attributes: string[] }>(
       `SELECT arrayMap(t -> toUnixTimestamp64Milli(t), item_at) AS at, item_attributes AS attributes
        FROM ${tables.session_events} WHERE integration_id = {i:String} AND session_id = {s:String} ORDER BY event_at, event_id`,
