@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +47,20 @@ export interface RunReport {
   sizes: BenchOptions['sizes'];
   phases: readonly string[];
   childEnv: Record<string, string>;
-  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; platform: string; loadAverageAtStart: number };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    /**
+     * The processor's family and model numbers (Linux only): machines of ours all name their CPU "AMD EPYC",
+     * while family 25 model 1 runs the benchmarks at about half the speed of family 25 model 17.
+     */
+    cpuFamily?: number;
+    cpuModelNumber?: number;
+    memoryGb: number;
+    node: string;
+    platform: string;
+    loadAverageAtStart: number;
+  };
   /** How the figures were obtained, per benchmark: the honest fine print. */
   method: Record<string, string>;
   figures: Figure[];
@@ -56,11 +70,29 @@ export interface RunReport {
   details: Record<string, unknown>;
 }
 
+/** The first processor's family and model numbers from /proc/cpuinfo; nothing where there is none. */
+function cpuIdentity(): Pick<RunReport['machine'], 'cpuFamily' | 'cpuModelNumber'> {
+  let text: string;
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return {};
+  }
+  const field = (name: string): number | undefined => {
+    const match = new RegExp(`^${name}\\s*:\\s*(\\d+)$`, 'm').exec(text);
+    return match ? Number(match[1]) : undefined;
+  };
+  const family = field('cpu family');
+  const model = field('model');
+  return { ...(family === undefined ? {} : { cpuFamily: family }), ...(model === undefined ? {} : { cpuModelNumber: model }) };
+}
+
 export function machine(): RunReport['machine'] {
   const list = cpus();
   return {
     cpus: list.length,
     cpuModel: list[0]?.model ?? 'unknown',
+    ...cpuIdentity(),
     memoryGb: round(totalmem() / 1024 ** 3, 1),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
@@ -79,7 +111,13 @@ export async function writeReport(outDir: string, report: RunReport): Promise<st
   return file;
 }
 
-const fmt = (value: number): string => {
+/** The machine in a few words: what tells two of our machines apart, and the Node that ran on it. */
+export function describeMachine(m: RunReport['machine']): string {
+  const id = m.cpuFamily === undefined ? '' : ` family ${m.cpuFamily} model ${m.cpuModelNumber ?? '?'}`;
+  return `${m.cpus} cpus, ${m.cpuModel}${id}, Node ${m.node}`;
+}
+
+export const fmt = (value: number): string => {
   if (!Number.isFinite(value)) return String(value);
   const abs = Math.abs(value);
   if (abs >= 1000) return Math.round(value).toLocaleString('en-US');
@@ -120,7 +158,7 @@ export function renderTable(report: RunReport): string {
   const load = report.details.loadAverageByPhase as Record<string, number> | undefined;
   const loads = load ? Object.entries(load).map(([k, v]) => `${k} ${v}`).join(', ') : '';
   return [
-    `Not AI read model benchmarks (${report.mode}; ${report.machine.cpus} cpus, ${report.machine.node})`,
+    `Not AI read model benchmarks (${report.mode}; ${describeMachine(report.machine)})`,
     ...alignedTable(header, rows),
     '',
     `targets held: ${held}/${targets}    phases: ${timings}`,
