@@ -26,6 +26,9 @@ npx vitest run --reporter=default --reporter=json --outputFile.json="$results"
 step "benchmarks (--quick)"
 bash scripts/bench.sh --quick
 
+step "before/after in turns (bench:ab, one pair of quick ingest runs against HEAD)"
+bash scripts/bench-ab.sh --against HEAD --pairs 1 --out "$(mktemp -d)" -- --quick --only ingest
+
 step "batch cost (2 small batches)"
 bash scripts/bench-batch.sh --batches 2 --size 300
 
