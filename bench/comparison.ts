@@ -164,8 +164,6 @@ function warningsFor(before: RunSet, after: RunSet): string[] {
   if (sizes.length > 1) warnings.push(`the runs measured different sizes (${sizes.join('; ')})`);
   const envs = distinct((r) => JSON.stringify(r.childEnv));
   if (envs.length > 1) warnings.push(`the runs gave their children different settings (${envs.join('; ')})`);
-  const loaded = all.filter((r) => r.machine.loadAverageAtStart > r.machine.cpus);
-  if (loaded.length > 0) warnings.push(`${loaded.length} run(s) started on a busy machine (load average above the core count)`);
   return warnings;
 }
 
