@@ -54,6 +54,7 @@ export interface Comparison {
 /** Throughput (events/s, req/s) is better higher; latency and memory better lower. */
 export const higherIsBetter = (unit: string): boolean => unit.endsWith('/s');
 
+/** The midpoint of the middle two for an even count: percentile()'s nearest rank would take the lower one, biasing four runs low. */
 const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

@@ -57,10 +57,14 @@ export async function measureConsumption(ctx: BenchContext, child: Child, groupI
     }
     progress.update(committed, first ? `${Math.round((committed - first.committed) / Math.max(0.001, (at - first.at) / 1000)).toLocaleString('en-US')} events/s` : 'joining');
     if (committed >= total) {
-      const span = first && first.committed < total ? { events: committed - first.committed, seconds: (at - first.at) / 1000 } : { events: committed, seconds: (at - spawnedAt) / 1000 };
+      // A run short enough to be done by its first reading is measured from the spawn, its CPU too.
+      const span =
+        first !== null && first.committed < total
+          ? { events: committed - first.committed, seconds: (at - first.at) / 1000, cpu: spanCpu }
+          : { events: committed, seconds: (at - spawnedAt) / 1000, cpu: null };
       const eventsPerSecond = span.events / span.seconds;
       const share = await cpu();
-      const overSpan = first && first.committed < total && spanCpu ? await spanCpu() : share;
+      const overSpan = span.cpu ? await span.cpu() : share;
       const cpuPerEvent = Object.fromEntries(Object.entries(overSpan).map(([role, s]) => [role, round((s.cpuSeconds / span.events) * 1e6, 1)]));
       const clickhouse = await env.clickhouseMeter.take();
       const wallSeconds = (at - spawnedAt) / 1000;
