@@ -4,6 +4,13 @@ import { integrationEventExamples, sessionEventExamples } from '../../schemas/ev
 
 const now = () => Date.parse('2026-11-03T00:00:00Z');
 const example = sessionEventExamples[0]!;
+const activityExample = sessionEventExamples.find((e) => e.type === 'session.activity')!;
+
+/** 'accepted', or the refusal's reason and detail: one string, so an assertion shows the whole verdict. */
+function outcome(raw: string | Buffer): string {
+  const decoded = decodeEvent(raw, { now });
+  return decoded.ok ? 'accepted' : `${decoded.reason} ${decoded.detail}`;
+}
 
 describe('event contract v1', () => {
   it.each([...sessionEventExamples, ...integrationEventExamples].map((e) => [e.type, e] as const))('example %s decodes', (_type, event) => {
@@ -50,8 +57,7 @@ describe('event contract v1', () => {
 
   it('accepts times up to a day ahead and from 2015 on, to the millisecond, whatever the form', () => {
     // The window's edges in each accepted form: canonical, with an offset, without milliseconds.
-    const activity = sessionEventExamples.find((e) => e.type === 'session.activity')!;
-    const withTime = (at: string) => ({ ...activity, data: { activities: [{ kind: 'click', at }] } });
+    const withTime = (at: string) => ({ ...activityExample, data: { activities: [{ kind: 'click', at }] } });
     const cases: [string, boolean][] = [
       ['2026-11-04T00:00:00.000Z', true],
       ['2026-11-04T00:00:00.001Z', false],
@@ -66,14 +72,12 @@ describe('event contract v1', () => {
       ['2026-11-02T14:03:11.120+23:59', true],
       ['2026-11-02T14:03:11.120-2359', true],
     ];
-    const unreadable = decodeEvent(JSON.stringify(withTime('2026-11-02T14:03:11.120+23:60')), { now });
-    expect(unreadable.ok ? 'accepted' : `${unreadable.reason} ${unreadable.detail}`).toBe(
+    expect(outcome(JSON.stringify(withTime('2026-11-02T14:03:11.120+23:60')))).toBe(
       'invalid_field data.activities.0.at: 2026-11-02T14:03:11.120+23:60 is not a time (its offset is out of range)',
     );
-    const late = decodeEvent(JSON.stringify(withTime('2030-01-01T00:00:00.000Z')), { now });
-    expect(late.ok ? 'accepted' : `${late.reason} ${late.detail}`).toBe('timestamp_out_of_range data.activities.0.at: 2030-01-01T00:00:00.000Z is outside the accepted window');
+    expect(outcome(JSON.stringify(withTime('2030-01-01T00:00:00.000Z')))).toBe('timestamp_out_of_range data.activities.0.at: 2030-01-01T00:00:00.000Z is outside the accepted window');
     for (const [at, accepted] of cases) {
-      for (const event of [{ ...activity, occurredAt: at }, withTime(at)]) {
+      for (const event of [{ ...activityExample, occurredAt: at }, withTime(at)]) {
         const decoded = decodeEvent(JSON.stringify(event), { now });
         expect(decoded.ok ? 'accepted' : decoded.reason, at).toBe(accepted ? 'accepted' : 'timestamp_out_of_range');
       }
@@ -81,12 +85,10 @@ describe('event contract v1', () => {
   });
 
   it('refuses text holding half a surrogate pair, anywhere, and says where; whole pairs and escaped backslashes pass', () => {
-    const activity = sessionEventExamples.find((e) => e.type === 'session.activity')!;
-    const withAttributes = (attributes: Record<string, unknown>) => ({ ...activity, data: { activities: [{ kind: 'click', at: activity.occurredAt, attributes }] } });
-    const outcome = (raw: string | Buffer): string => {
-      const decoded = decodeEvent(raw, { now });
-      return decoded.ok ? 'accepted' : `${decoded.reason} ${decoded.detail}`;
-    };
+    const withAttributes = (attributes: Record<string, unknown>) => ({
+      ...activityExample,
+      data: { activities: [{ kind: 'click', at: activityExample.occurredAt, attributes }] },
+    });
     const refused = (path: string) => `invalid_field ${path}: text is not well-formed Unicode (half a surrogate pair)`;
     // JSON.stringify writes a lone surrogate as a \u escape, as a producer's JSON would.
     expect(outcome(Buffer.from(JSON.stringify(withAttributes({ note: 'a\ud800' }))))).toBe(refused('data.activities.0.attributes.note'));
