@@ -142,17 +142,33 @@ export const describeStages = (batches: BatchesBetween): string =>
     .map((stage) => `${stage} ${batches.meanStageMs[stage]}`)
     .join(', ') + `; GC ${batches.meanGcMs} (major ${batches.meanMajorGcMs})`;
 
-/** Preloads the topic, measures the raw consumer, then the real projector (services/projector.ts) over the same events. */
+/**
+ * One pass of the baseline consumer child over the preloaded topic, in a group
+ * of its own. `decodes`: it also decodes and validates every message as the
+ * projector does (bench/raw-consumer.child.ts).
+ */
+async function consumerPass(ctx: BenchContext, role: string, label: string, decodes: boolean): Promise<Consumption> {
+  const group = `${role}-${ctx.env.run}`;
+  const extraEnv = { BENCH_GROUP_ID: group, ...(decodes && { BENCH_DECODE: '1' }) };
+  const child = spawnChild(ctx.env, role, join(REPO_ROOT, 'bench/raw-consumer.child.ts'), extraEnv, { profileDir: ctx.profileDir, environmentOf: 'projector' });
+  ctx.memory.watch(role, child);
+  const result = await measureConsumption(ctx, child, group, label);
+  await ctx.memory.release(role);
+  await child.stop();
+  return result;
+}
+
+/**
+ * Preloads the topic, measures the raw consumer and the decoding consumer (the
+ * raw one plus decodeEvent on every message), then the real projector
+ * (services/projector.ts) over the same events.
+ */
 export async function runIngest(ctx: BenchContext): Promise<void> {
   const { env, options } = ctx;
   ctx.preloaded = await preloadTraffic(env, { seed: options.seed, integrationIds: INGEST_INTEGRATIONS, events: options.sizes.ingestEvents, keepSessionIds: 20_000 });
 
-  const rawGroup = `raw-${env.run}`;
-  const raw = spawnChild(env, 'raw-consumer', join(REPO_ROOT, 'bench/raw-consumer.child.ts'), { BENCH_GROUP_ID: rawGroup }, { profileDir: ctx.profileDir, environmentOf: 'projector' });
-  ctx.memory.watch('raw-consumer', raw);
-  const rawResult = await measureConsumption(ctx, raw, rawGroup, 'raw kafkajs consumer');
-  await ctx.memory.release('raw-consumer');
-  await raw.stop();
+  const rawResult = await consumerPass(ctx, 'raw-consumer', 'raw kafkajs consumer', false);
+  const decodingResult = await consumerPass(ctx, 'decoding-consumer', 'decoding consumer', true);
 
   const metricsPort = await freePort();
   const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(metricsPort) }, { profileDir: ctx.profileDir, service: 'projector' });
@@ -168,8 +184,9 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
   ctx.method.ingest =
     `${ctx.preloaded.events} simulator events preloaded into ${env.config.kafka.topicPartitions} partitions; services/projector.ts as a child process ` +
     '(CLICKHOUSE_DRIVER=http to the embedded engine served by the harness) vs a kafkajs consumer child that only reads and commits per batch with the same fetch settings. ' +
-    'Both measured from outside by committed offsets (first to last commit; start-up and group join excluded).';
-  ctx.details.ingest = { events: ctx.preloaded.events, producedPerSecond: round(ctx.preloaded.events / (ctx.preloaded.ms / 1000), 0), raw: rawResult, projector: { ...result, ...batches, heap: { totalMb: stats.heapTotalMb, usedMb: stats.heapUsedMb, externalMb: stats.externalMb } } };
+    'A third child, the decoding consumer, is the raw one decoding and validating every message with decodeEvent as the projector does, and writing nothing. ' +
+    'All measured from outside by committed offsets (first to last commit; start-up and group join excluded).';
+  ctx.details.ingest = { events: ctx.preloaded.events, producedPerSecond: round(ctx.preloaded.events / (ctx.preloaded.ms / 1000), 0), raw: rawResult, decoding: decodingResult, projector: { ...result, ...batches, heap: { totalMb: stats.heapTotalMb, usedMb: stats.heapUsedMb, externalMb: stats.externalMb } } };
   addFigure(ctx, {
     bench: 'ingest',
     metric: 'projector throughput',
@@ -179,6 +196,15 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     target: { on: 'ratio', op: '>=', limit: 0.6 },
     note: `cores busy: ${describeCpu(result.cpu)}; mean batch ${batches.meanBatchMessages} msgs in ${batches.meanBatchMs} ms (${describeStages(batches)}); ClickHouse statements in flight ${result.clickhouseBusy} of the time`,
   });
+  // Decoding is work no projector that judges its input can skip, so this ratio bounds the projector's from above.
+  addFigure(ctx, {
+    bench: 'ingest',
+    metric: 'decoding consumer throughput',
+    unit: 'events/s',
+    value: round(decodingResult.eventsPerSecond, 0),
+    baseline: { label: 'raw kafkajs consumer', value: round(rawResult.eventsPerSecond, 0) },
+    note: `the raw consumer decoding and validating every message, writing nothing: ${decodingResult.cpuPerEvent['decoding-consumer'] ?? '?'} µs of CPU per event; cores busy: ${describeCpu(decodingResult.cpu)}`,
+  });
   // Less swayed than throughput by whatever else the machine runs: ±8% against ±11.5% over four full-size runs of one code.
   addFigure(ctx, {
     bench: 'ingest',
@@ -186,6 +212,6 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     unit: 'µs',
     value: result.cpuPerEvent.projector ?? Number.NaN,
     baseline: { label: 'raw kafkajs consumer', value: rawResult.cpuPerEvent['raw-consumer'] ?? Number.NaN },
-    note: `the engine's CPU besides: ${result.cpuPerEvent.clickhouse ?? '?'} µs per event; over the span the throughput is measured on`,
+    note: `the engine's CPU besides: ${result.cpuPerEvent.clickhouse ?? '?'} µs per event; the decoding consumer's ${decodingResult.cpuPerEvent['decoding-consumer'] ?? '?'}; over the span the throughput is measured on`,
   });
 }
