@@ -1,42 +1,58 @@
+import { writeFileSync } from 'node:fs';
 import { decodeEvent } from '../schemas/events/decode.js';
 import { loadConfig } from '../services/config.js';
 import { createKafka } from '../services/kafka.js';
 import { createLogger } from '../services/logger.js';
-import { startRawConsumer } from './raw-kafka.js';
+import { CONSUMER_WORK, startRawConsumer, type ConsumerWork, type WorkOutcomes } from './raw-kafka.js';
 
 /**
  * Child process: the raw-consumer baseline, in its own process like the
  * projector it is compared with, configured from the same environment.
  * The harness measures it from outside, by its committed offsets.
  *
- * With BENCH_DECODE=1 it also decodes and validates every message exactly as
- * the projector does (decodeEvent, key checked) and writes nothing: the
- * ceiling of any projector that must judge each event before it projects it.
+ * BENCH_CONSUMER_WORK says what it does with each message besides reading it:
+ * nothing (the default), `parse` (JSON.parse alone) or `decode` (decodeEvent
+ * with the key checked, exactly as the projector judges its input). It never
+ * writes anything. With work to do it writes, on SIGTERM, how many messages
+ * came out valid and how many were refused to BENCH_WORK_OUTCOMES, which shows
+ * the harness that the work was done on every message.
  */
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'bench-raw-consumer' });
 const groupId = process.env.BENCH_GROUP_ID;
 if (!groupId || !config.kafka.brokers) throw new Error('BENCH_GROUP_ID and KAFKA_BROKERS are required');
-const decodes = process.env.BENCH_DECODE === '1';
-const outcomes = { valid: 0, refused: 0 };
+const work = (process.env.BENCH_CONSUMER_WORK ?? 'none') as ConsumerWork;
+if (!CONSUMER_WORK.includes(work)) throw new Error(`BENCH_CONSUMER_WORK must be one of ${CONSUMER_WORK.join(', ')}`);
+const outcomesFile = process.env.BENCH_WORK_OUTCOMES;
+if (work !== 'none' && !outcomesFile) throw new Error('BENCH_WORK_OUTCOMES is required with BENCH_CONSUMER_WORK');
+
+const outcomes: WorkOutcomes = { valid: 0, refused: 0 };
+const judges: Record<Exclude<ConsumerWork, 'none'>, (value: Buffer | null, key: Buffer | null) => boolean> = {
+  parse: (value) => {
+    try {
+      return value !== null && typeof JSON.parse(value.toString('utf8')) === 'object';
+    } catch {
+      return false;
+    }
+  },
+  decode: (value, key) => decodeEvent(value, { now: Date.now, key: key?.toString('utf8') ?? null }).ok,
+};
+
 const kafka = createKafka({ ...config.kafka, brokers: config.kafka.brokers }, logger);
 const consumer = await startRawConsumer(kafka, {
   groupId,
   topic: config.kafka.topics.sessions,
   partitions: config.kafka.topicPartitions,
-  ...(decodes && {
+  ...(work !== 'none' && {
     onBatch: (batch) => {
-      for (const message of batch.messages) {
-        const decoded = decodeEvent(message.value, { now: Date.now, key: message.key?.toString('utf8') ?? null });
-        outcomes[decoded.ok ? 'valid' : 'refused'] += 1;
-      }
+      const judge = judges[work];
+      for (const message of batch.messages) outcomes[judge(message.value, message.key) ? 'valid' : 'refused'] += 1;
     },
   }),
 });
 
 const stop = (): void => {
-  // The counts are the proof the decoding ran (and what it found), for the child's log.
-  if (decodes) logger.info(outcomes, 'decoded');
+  if (outcomesFile) writeFileSync(outcomesFile, JSON.stringify(outcomes));
   void consumer.disconnect().finally(() => process.exit(0));
 };
 process.once('SIGTERM', stop);

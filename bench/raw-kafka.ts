@@ -46,3 +46,13 @@ export async function startRawConsumer(kafka: Kafka, options: RawConsumerOptions
   await firstFetch;
   return consumer;
 }
+
+/** What the baseline consumer child does with each message it reads (bench/raw-consumer.child.ts). */
+export const CONSUMER_WORK = ['none', 'parse', 'decode'] as const;
+export type ConsumerWork = (typeof CONSUMER_WORK)[number];
+
+/** What the baseline consumer child found in the messages it read, when it had work to do. */
+export interface WorkOutcomes {
+  valid: number;
+  refused: number;
+}

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BATCH_STAGES, type BatchStage } from '../../projections/runtime/messages.js';
 import { freePort } from '../../provision/free-port.js';
@@ -7,6 +8,7 @@ import { describeCpu, measureCpu, type CpuShare } from '../cpu.js';
 import { INGEST_INTEGRATIONS, preloadTraffic } from '../dataset.js';
 import { committedTotal, topicTotal } from '../environment.js';
 import { task } from '../progress.js';
+import type { ConsumerWork, WorkOutcomes } from '../raw-kafka.js';
 import { round } from '../results.js';
 import { readMetrics, sleep } from '../stats.js';
 
@@ -144,31 +146,41 @@ export const describeStages = (batches: BatchesBetween): string =>
 
 /**
  * One pass of the baseline consumer child over the preloaded topic, in a group
- * of its own. `decodes`: it also decodes and validates every message as the
- * projector does (bench/raw-consumer.child.ts).
+ * of its own, doing `work` on every message (bench/raw-consumer.child.ts).
+ * With work to do, the pass fails unless the child found all of the topic's
+ * `events` messages valid, as the generator made them.
  */
-async function consumerPass(ctx: BenchContext, role: string, label: string, decodes: boolean): Promise<Consumption> {
+async function consumerPass(ctx: BenchContext, role: string, label: string, work: ConsumerWork, events: number): Promise<Consumption & { outcomes?: WorkOutcomes }> {
   const group = `${role}-${ctx.env.run}`;
-  const extraEnv = { BENCH_GROUP_ID: group, ...(decodes && { BENCH_DECODE: '1' }) };
+  const outcomesFile = join(ctx.env.dir, `${role}.outcomes.json`);
+  const extraEnv = { BENCH_GROUP_ID: group, BENCH_CONSUMER_WORK: work, BENCH_WORK_OUTCOMES: outcomesFile };
   const child = spawnChild(ctx.env, role, join(REPO_ROOT, 'bench/raw-consumer.child.ts'), extraEnv, { profileDir: ctx.profileDir, environmentOf: 'projector' });
   ctx.memory.watch(role, child);
   const result = await measureConsumption(ctx, child, group, label);
   await ctx.memory.release(role);
   await child.stop();
-  return result;
+  if (work === 'none') return result;
+  const outcomes = JSON.parse(await readFile(outcomesFile, 'utf8')) as WorkOutcomes;
+  // A consumer that refused what the projector takes (a clock or key mistake) would be fast and prove nothing.
+  if (outcomes.valid !== events || outcomes.refused !== 0) {
+    throw new Error(`${label} found ${outcomes.valid} valid and ${outcomes.refused} refused of ${events} messages:\n${await child.logTail()}`);
+  }
+  return { ...result, outcomes };
 }
 
 /**
- * Preloads the topic, measures the raw consumer and the decoding consumer (the
- * raw one plus decodeEvent on every message), then the real projector
+ * Preloads the topic and measures three baseline consumers over it (reading
+ * only, then JSON.parse of every message, then decodeEvent of every message as
+ * the projector judges its input), then the real projector
  * (services/projector.ts) over the same events.
  */
 export async function runIngest(ctx: BenchContext): Promise<void> {
   const { env, options } = ctx;
-  ctx.preloaded = await preloadTraffic(env, { seed: options.seed, integrationIds: INGEST_INTEGRATIONS, events: options.sizes.ingestEvents, keepSessionIds: 20_000 });
+  const preloaded = (ctx.preloaded = await preloadTraffic(env, { seed: options.seed, integrationIds: INGEST_INTEGRATIONS, events: options.sizes.ingestEvents, keepSessionIds: 20_000 }));
 
-  const rawResult = await consumerPass(ctx, 'raw-consumer', 'raw kafkajs consumer', false);
-  const decodingResult = await consumerPass(ctx, 'decoding-consumer', 'decoding consumer', true);
+  const rawResult = await consumerPass(ctx, 'raw-consumer', 'raw kafkajs consumer', 'none', preloaded.events);
+  const parsingResult = await consumerPass(ctx, 'parsing-consumer', 'parsing consumer', 'parse', preloaded.events);
+  const decodingResult = await consumerPass(ctx, 'decoding-consumer', 'decoding consumer', 'decode', preloaded.events);
 
   const metricsPort = await freePort();
   const projector = spawnChild(env, 'projector', join(REPO_ROOT, 'services/projector.ts'), { PROJECTOR_METRICS_PORT: String(metricsPort) }, { profileDir: ctx.profileDir, service: 'projector' });
@@ -182,11 +194,12 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
   await waitHttpReady(projector, `http://127.0.0.1:${metricsPort}/readyz`);
 
   ctx.method.ingest =
-    `${ctx.preloaded.events} simulator events preloaded into ${env.config.kafka.topicPartitions} partitions; services/projector.ts as a child process ` +
+    `${preloaded.events} simulator events preloaded into ${env.config.kafka.topicPartitions} partitions; services/projector.ts as a child process ` +
     '(CLICKHOUSE_DRIVER=http to the embedded engine served by the harness) vs a kafkajs consumer child that only reads and commits per batch with the same fetch settings. ' +
-    'A third child, the decoding consumer, is the raw one decoding and validating every message with decodeEvent as the projector does, and writing nothing. ' +
+    'Two more children are that consumer doing only what any projector must: JSON.parse of every message (the parsing consumer), and decodeEvent of every message ' +
+    'with its key, exactly as the projector judges its input (the decoding consumer); neither writes anything. ' +
     'All measured from outside by committed offsets (first to last commit; start-up and group join excluded).';
-  ctx.details.ingest = { events: ctx.preloaded.events, producedPerSecond: round(ctx.preloaded.events / (ctx.preloaded.ms / 1000), 0), raw: rawResult, decoding: decodingResult, projector: { ...result, ...batches, heap: { totalMb: stats.heapTotalMb, usedMb: stats.heapUsedMb, externalMb: stats.externalMb } } };
+  ctx.details.ingest = { events: preloaded.events, producedPerSecond: round(preloaded.events / (preloaded.ms / 1000), 0), raw: rawResult, parsing: parsingResult, decoding: decodingResult, projector: { ...result, ...batches, heap: { totalMb: stats.heapTotalMb, usedMb: stats.heapUsedMb, externalMb: stats.externalMb } } };
   addFigure(ctx, {
     bench: 'ingest',
     metric: 'projector throughput',
@@ -196,15 +209,20 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     target: { on: 'ratio', op: '>=', limit: 0.6 },
     note: `cores busy: ${describeCpu(result.cpu)}; mean batch ${batches.meanBatchMessages} msgs in ${batches.meanBatchMs} ms (${describeStages(batches)}); ClickHouse statements in flight ${result.clickhouseBusy} of the time`,
   });
-  // Decoding is work no projector that judges its input can skip, so this ratio bounds the projector's from above.
-  addFigure(ctx, {
-    bench: 'ingest',
-    metric: 'decoding consumer throughput',
-    unit: 'events/s',
-    value: round(decodingResult.eventsPerSecond, 0),
-    baseline: { label: 'raw kafkajs consumer', value: round(rawResult.eventsPerSecond, 0) },
-    note: `the raw consumer decoding and validating every message, writing nothing: ${decodingResult.cpuPerEvent['decoding-consumer'] ?? '?'} µs of CPU per event; cores busy: ${describeCpu(decodingResult.cpu)}`,
-  });
+  // Work no projector of JSON events can skip, and then all the judging this one must do: each bounds the projector's ratio from above.
+  for (const [result, role, metric, what] of [
+    [parsingResult, 'parsing-consumer', 'parsing consumer throughput', 'JSON.parse of every message'],
+    [decodingResult, 'decoding-consumer', 'decoding consumer throughput', 'decodeEvent of every message with its key, as the projector judges its input'],
+  ] as const) {
+    addFigure(ctx, {
+      bench: 'ingest',
+      metric,
+      unit: 'events/s',
+      value: round(result.eventsPerSecond, 0),
+      baseline: { label: 'raw kafkajs consumer', value: round(rawResult.eventsPerSecond, 0) },
+      note: `the raw consumer doing ${what}, writing nothing: ${result.cpuPerEvent[role] ?? '?'} µs of CPU per event; cores busy: ${describeCpu(result.cpu)}`,
+    });
+  }
   // Less swayed than throughput by whatever else the machine runs: ±8% against ±11.5% over four full-size runs of one code.
   addFigure(ctx, {
     bench: 'ingest',
@@ -212,6 +230,6 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
     unit: 'µs',
     value: result.cpuPerEvent.projector ?? Number.NaN,
     baseline: { label: 'raw kafkajs consumer', value: rawResult.cpuPerEvent['raw-consumer'] ?? Number.NaN },
-    note: `the engine's CPU besides: ${result.cpuPerEvent.clickhouse ?? '?'} µs per event; the decoding consumer's ${decodingResult.cpuPerEvent['decoding-consumer'] ?? '?'}; over the span the throughput is measured on`,
+    note: `the engine's CPU besides: ${result.cpuPerEvent.clickhouse ?? '?'} µs per event; the parsing and decoding consumers' ${parsingResult.cpuPerEvent['parsing-consumer'] ?? '?'} and ${decodingResult.cpuPerEvent['decoding-consumer'] ?? '?'}; over the span the throughput is measured on`,
   });
 }
