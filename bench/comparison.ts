@@ -173,10 +173,10 @@ export function compareRuns(before: RunSet, after: RunSet): Comparison {
   const a = figuresByKey(after.runs);
   const keys = [...new Set([...b.keys(), ...a.keys()])];
   const figures = keys.map((key): ComparedFigure => {
-    const sample = (b.get(key) ?? a.get(key))![0]!;
-    const higher = higherIsBetter(sample.unit);
     const beforeFigures = b.get(key);
     const afterFigures = a.get(key);
+    const sample = (beforeFigures ?? afterFigures)![0]!;
+    const higher = higherIsBetter(sample.unit);
     const base = { bench: sample.bench, metric: sample.metric, unit: sample.unit, higherIsBetter: higher };
     if (!beforeFigures) return { ...base, after: spread(afterFigures!), verdict: 'only after' };
     if (!afterFigures) return { ...base, before: spread(beforeFigures), verdict: 'only before' };

@@ -37,15 +37,15 @@ const judges: Record<Exclude<ConsumerWork, 'none'>, (value: Buffer | null, key: 
   },
   decode: (value, key) => decodeEvent(value, { now: Date.now, key: key?.toString('utf8') ?? null }).ok,
 };
+const judge = work === 'none' ? undefined : judges[work];
 
 const kafka = createKafka({ ...config.kafka, brokers: config.kafka.brokers }, logger);
 const consumer = await startRawConsumer(kafka, {
   groupId,
   topic: config.kafka.topics.sessions,
   partitions: config.kafka.topicPartitions,
-  ...(work !== 'none' && {
+  ...(judge && {
     onBatch: (batch) => {
-      const judge = judges[work];
       for (const message of batch.messages) outcomes[judge(message.value, message.key) ? 'valid' : 'refused'] += 1;
     },
   }),
